@@ -1,0 +1,3 @@
+"""rlaif: turn a judge LLM into soft preference labels (RLAIF)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,185 @@
+"""The ``rlaif`` console script. Errors print as one line (``rlaif: error: ...``) with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any, Callable
+
+from .errors import RlaifError
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, help: str):
+    """Register a subcommand: the decorated function adds arguments, ``run`` executes it."""
+    def deco(add_args: Callable[[argparse.ArgumentParser], None]):
+        add_args.help = help  # type: ignore[attr-defined]
+
+        def with_run(run: Callable[[argparse.Namespace], int]):
+            COMMANDS[name] = (add_args, run)
+            return run
+        add_args.run = with_run  # type: ignore[attr-defined]
+        return add_args
+    return deco
+
+
+def add_judge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge", default=None, help="judge spec (see 'rlaif judges'); default: embedded")
+    p.add_argument("--base-url", default=None, help="openai judges: server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key", default=None, help="openai judges: API key (default: $OPENAI_API_KEY at call time)")
+    p.add_argument("--concurrency", type=int, default=None, help="openai judges: requests in flight")
+    p.add_argument("--n-ctx", type=int, default=None, help="llamacpp judges: context window in tokens")
+    p.add_argument("--batch-size", type=int, default=None, help="hf judges: prompts per forward pass")
+
+
+def judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    spec = args.judge or "embedded"
+    kind = spec.split(":")[0]
+    opts: dict[str, Any] = {}
+    pairs = {"openai": ("base_url", "api_key", "concurrency"), "llamacpp": ("n_ctx",), "embedded": ("n_ctx",),
+             "hf": ("batch_size",)}
+    for name in ("base_url", "api_key", "concurrency", "n_ctx", "batch_size"):
+        val = getattr(args, name, None)
+        if val is None:
+            continue
+        if name not in pairs.get(kind, ()):
+            raise RlaifError(f"--{name.replace('_', '-')} does not apply to judge '{spec}'")
+        opts[name] = val
+    return opts
+
+
+@command("label", "label preference pairs with soft labels P(response_a preferred)")
+def _label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="pairs: .jsonl, .parquet, .csv or a saved Hugging Face dataset folder")
+    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
+    p.add_argument("--constitution", default="harmless", help="constitution name or YAML path")
+    p.add_argument("--template", default="pairwise", help="prompt template name or YAML path")
+    p.add_argument("--principles", default="sample", help="sample | all | PRINCIPLE_NAME")
+    p.add_argument("--ensemble-k", type=int, default=None, help="with --principles all: k seeded principles per pair")
+    p.add_argument("--seed", type=int, default=0, help="principle sampling seed")
+    p.add_argument("--cot", action="store_true", help="generate a rationale first, then score the label")
+    p.add_argument("--cot-max-tokens", type=int, default=128, help="rationale length limit")
+    p.add_argument("--shots", type=int, default=0, help="few-shot exemplars")
+    p.add_argument("--orders", choices=["both", "ab"], default="both", help="both orders (debiased) or one")
+    p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
+    p.add_argument("--limit", type=int, default=None, help="label only the first N rows")
+    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
+    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
+    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows as NaN with the reason and go on")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_judge_args(p)
+
+
+@_label_args.run
+def _label(args: argparse.Namespace) -> int:
+    from .jobs import run_job
+    from .judges import load_judge
+    from .labeler import Labeler, LabelerConfig
+
+    cfg = LabelerConfig(constitution=args.constitution, template=args.template, principles=args.principles,
+                        ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot,
+                        cot_max_tokens=args.cot_max_tokens, shots=args.shots, orders=args.orders,
+                        max_prompt_tokens=args.max_prompt_tokens)
+    opts = judge_options(args)
+    from .constitutions import load_constitution
+    from .prompts import load_template
+
+    load_constitution(cfg.constitution)  # fail on a bad name before loading a model
+    load_template(cfg.template)
+    labeler = Labeler(load_judge(args.judge, **opts), cfg)
+
+    def invalid_row(rid: str, msg: str) -> dict[str, Any]:
+        return {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None,
+                "p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
+                "p_a_principles": [], "principles": [], "rationales": None, "truncated": False,
+                "error": f"invalid input: {msg}", "judge": labeler.judge.judge_id,
+                "constitution": labeler.constitution.name, "template": labeler.template.tag,
+                "config_hash": labeler.config_hash}
+
+    def usage() -> dict[str, Any]:
+        u = labeler.judge.usage
+        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                "requests": u.requests, "retries": u.retries, **{k: round(v, 4) for k, v in u.extra.items()}}
+
+    summary = run_job(args.input, args.output, labeler.label, labeler.config_hash, limit=args.limit,
+                      split=args.split, chunk_size=args.chunk_size, skip_invalid=args.skip_invalid,
+                      invalid_row=invalid_row, usage=usage, progress=not args.no_progress)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+@command("judges", "list the judge kinds and the embedded judge's location")
+def _judges_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+@_judges_args.run
+def _judges(args: argparse.Namespace) -> int:
+    from .judges import EMBEDDED_ENGINE, JUDGE_KINDS, embedded_gguf
+
+    for k, v in JUDGE_KINDS.items():
+        print(f"{k:16s} {v}")
+    try:
+        print(f"\nembedded: {embedded_gguf()} (engine: {EMBEDDED_ENGINE})")
+    except RlaifError as e:
+        print(f"\nembedded: unavailable ({e})")
+    return 0
+
+
+@command("constitutions", "list constitutions and their principles")
+def _const_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+@_const_args.run
+def _const(args: argparse.Namespace) -> int:
+    from .constitutions import available, load_constitution
+
+    for name in available():
+        c = load_constitution(name)
+        print(f"{c.name}: {c.description}")
+        for p in c.principles:
+            print(f"  - {p.name}: {p.text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlaif", description="Soft preference labels from a judge LLM (RLAIF).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_args, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=add_args.help, description=add_args.help)  # type: ignore[attr-defined]
+        add_args(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import_optional_commands()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args._run(args)
+    except RlaifError as e:
+        print(f"rlaif: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlaif: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def import_optional_commands() -> None:
+    """Modules that register more subcommands (kept out of this file to keep it small)."""
+    import importlib
+
+    for mod in ("rlaif.cli_eval",):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""transformers backend: any causal LM on CPU or GPU, batched with left padding and attention masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import RlaifError
+from .base import LabelLogprobs, Messages, Usage
+from .chat import label_token_ids, render_chat
+
+
+class HFJudge:
+    """Judge on a ``transformers`` causal LM.
+
+    Build it from a local model directory (``HFJudge.from_pretrained``; a GGUF file loads through
+    ``gguf_file=``) or from an in-memory model and tokenizer (tests build tiny random models).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, judge_id: str, batch_size: int = 8,
+                 context_length: int | None = None):
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.judge_id = judge_id
+        self.batch_size = batch_size
+        self.context_length = context_length or getattr(model.config, "max_position_embeddings", None)
+        self.usage = Usage()
+        if self.tok.pad_token_id is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.device = next(model.parameters()).device
+        self._label_ids: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_pretrained(cls, path: str, *, gguf_file: str | None = None, device: str | None = None,
+                        dtype: str = "auto", batch_size: int = 8, judge_id: str | None = None) -> "HFJudge":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        p = Path(path)
+        if p.is_file() and p.suffix == ".gguf":
+            p, gguf_file = p.parent, p.name
+        if not p.exists():
+            raise RlaifError(f"hf judge: {p} is not a local model directory (nothing is downloaded)")
+        kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = torch.float32 if (dtype == "auto" and device == "cpu") else (
+            "auto" if dtype == "auto" else getattr(torch, dtype))
+        try:
+            tok = AutoTokenizer.from_pretrained(str(p), **kw)
+            model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype, **kw).to(device)
+        except (OSError, ValueError) as e:
+            raise RlaifError(f"hf judge: cannot load {p}: {str(e).splitlines()[0]}") from None
+        name = gguf_file.removesuffix(".gguf") if gguf_file else p.name
+        return cls(model, tok, judge_id or f"hf:{name}", batch_size=batch_size)
+
+    def render(self, messages: Messages, continuation: str = "") -> str:
+        return render_chat(self.tok, messages) + continuation
+
+    def count_tokens(self, messages: Messages) -> int:
+        return len(self.tok(self.render(messages), add_special_tokens=False)["input_ids"])
+
+    def _ids(self, label: str) -> list[int]:
+        if label not in self._label_ids:
+            self._label_ids[label] = label_token_ids(lambda s: self.tok.encode(s, add_special_tokens=False), label)
+        return self._label_ids[label]
+
+    def _batches(self, texts: list[str]):
+        """Yield (indices, encoded batch) with similar lengths together to limit padding."""
+        enc = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
+        pad = self.tok.pad_token_id
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s:s + self.batch_size]
+            width = max(len(enc[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, i in enumerate(idx):
+                n = len(enc[i])
+                ids[r, width - n:] = torch.tensor(enc[i])
+                mask[r, width - n:] = 1
+            self.usage.prompt_tokens += int(mask.sum())
+            self.usage.requests += len(idx)
+            yield idx, ids.to(self.device), mask.to(self.device)
+
+    @torch.no_grad()
+    def next_token_logprobs(self, texts: list[str]) -> torch.Tensor:
+        """Log-softmax of the next-token logits after each text. Shape: (len(texts), vocab)."""
+        out: list[torch.Tensor | None] = [None] * len(texts)
+        for idx, ids, mask in self._batches(texts):
+            pos = (mask.cumsum(-1) - 1).clamp_min(0)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits
+            lp = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
+            for r, i in enumerate(idx):
+                out[i] = lp[r]
+        return torch.stack(out) if out else torch.empty(0)
+
+    def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
+                       continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
+        conts = continuations or [""] * len(prompts)
+        lp = self.next_token_logprobs([self.render(m, c) for m, c in zip(prompts, conts)])
+        ids = {lab: self._ids(lab) for lab in labels}
+        return [LabelLogprobs({lab: float(torch.logsumexp(row[ids[lab]], 0)) for lab in labels}) for row in lp]
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        texts = [self.render(m) for m in prompts]
+        out: list[str] = [""] * len(texts)
+        for idx, ids, mask in self._batches(texts):
+            gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                      do_sample=False, pad_token_id=self.tok.pad_token_id)
+            new = gen[:, ids.shape[1]:]
+            for r, i in enumerate(idx):
+                self.usage.completion_tokens += int((new[r] != self.tok.pad_token_id).sum())
+                out[i] = self.tok.decode(new[r], skip_special_tokens=True).strip()
+        return out

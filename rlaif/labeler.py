@@ -1,0 +1,166 @@
+"""Pairwise labeler: constitution + template + judge -> soft label P(response_a preferred)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, Field
+
+from .constitutions import Principle, load_constitution
+from .errors import RlaifError
+from .judges.base import JudgeBackend, Messages
+from .prefs import debiased_preference, label_probability, orders_agree
+from .prompts import load_template
+
+
+class LabelerConfig(BaseModel):
+    """Every setting that changes a label (all of it goes into ``config_hash``)."""
+
+    constitution: str = Field("harmless", description="Constitution name in constitutions/ or a YAML path.")
+    template: str = Field("pairwise", description="Prompt template name in prompts/ or a YAML path.")
+    principles: str = Field("sample", description="'sample' (one seeded principle per pair), 'all' "
+                            "(ensemble: average over principles) or a principle name.")
+    ensemble_k: int | None = Field(None, ge=1, description="With principles='all': use k seeded principles per pair.")
+    seed: int = Field(0, description="Seed for principle sampling (combined with each row id).")
+    cot: bool = Field(False, description="Generate a rationale first (greedy), then score the label tokens.")
+    cot_max_tokens: int = Field(128, ge=1, description="Maximum rationale length in tokens.")
+    shots: int = Field(0, ge=0, description="Number of few-shot exemplars from the template's exemplars file.")
+    max_prompt_tokens: int | None = Field(None, ge=64, description="Cap on prompt tokens (default: the "
+                                          "judge's context minus room for the answer); longer contexts are cut from the left.")
+    orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
+                                          "(removes position bias); 'ab' is one order only, for studying the bias.")
+
+
+TRUNCATION_MARK = "[...] "
+
+
+class Labeler:
+    """Labels pair records (see ``rlaif.schema``) with soft preferences.
+
+    ``label(records)`` returns label records. Rows that cannot be labelled get ``p_a = NaN`` and an
+    ``error`` reason; they never get a made-up 0.5.
+    """
+
+    def __init__(self, judge: JudgeBackend, config: LabelerConfig | None = None):
+        self.judge = judge
+        self.cfg = config or LabelerConfig()
+        self.constitution = load_constitution(self.cfg.constitution)
+        self.template = load_template(self.cfg.template)
+        if self.cfg.principles not in ("sample", "all"):
+            self.constitution.principle(self.cfg.principles)  # validates the name now
+        if self.cfg.cot and not self.template.cot_template:
+            raise RlaifError(f"template '{self.template.name}' has no chain-of-thought text; --cot is unavailable")
+        self.exemplars = self.template.exemplars_for(self.constitution.name, self.cfg.shots)
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps({"cfg": self.cfg.model_dump(), "judge": self.judge.judge_id,
+                           "constitution": self.constitution.model_dump(), "template": self.template.model_dump()},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _budget(self) -> int | None:
+        limit = self.judge.context_length
+        reserve = 16 + (self.cfg.cot_max_tokens + 64 if self.cfg.cot else 0)
+        budget = limit - reserve if limit else None
+        if self.cfg.max_prompt_tokens:
+            budget = min(budget, self.cfg.max_prompt_tokens) if budget else self.cfg.max_prompt_tokens
+        return budget
+
+    def _messages(self, principle: Principle, context: str, r1: str, r2: str) -> Messages:
+        return self.template.render(preamble=self.constitution.preamble, principle=principle.text,
+                                    context=context, response_1=r1, response_2=r2,
+                                    exemplars=self.exemplars, cot=self.cfg.cot)
+
+    def _fit_context(self, rec: dict[str, Any], principles: list[Principle]) -> tuple[str, bool]:
+        """The record's context, cut from the left if the longest prompt exceeds the token budget."""
+        budget = self._budget()
+        context = rec["prompt"]
+        longest = max(principles, key=lambda p: len(p.text))
+
+        def size(ctx: str) -> int:
+            return self.judge.count_tokens(self._messages(longest, ctx, rec["response_a"], rec["response_b"]))
+
+        if budget is None or size(context) + 4 <= budget:
+            return context, False
+        if size(TRUNCATION_MARK) + 4 > budget:
+            raise ValueError(f"the responses alone exceed the judge's prompt budget of {budget} tokens")
+        lo, hi = 0, len(context)  # smallest cut that fits, by bisection on characters
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if size(TRUNCATION_MARK + context[mid:]) + 4 <= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        return TRUNCATION_MARK + context[lo:], True
+
+    def label(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Label pair records; returns one label record per input record, in order."""
+        labels = self.template.labels
+        orders = ("ab", "ba") if self.cfg.orders == "both" else ("ab",)
+        out: list[dict[str, Any]] = []
+        jobs: list[tuple[int, int, str, Messages]] = []  # (record index, principle index, order, messages)
+        for ri, rec in enumerate(records):
+            principles = self.constitution.select(self.cfg.principles, rec["id"], self.cfg.seed, self.cfg.ensemble_k)
+            row = {**rec, "p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
+                   "p_a_principles": [], "principles": [p.name for p in principles], "rationales": None,
+                   "truncated": False, "error": None, "judge": self.judge.judge_id,
+                   "constitution": self.constitution.name, "template": self.template.tag,
+                   "config_hash": self.config_hash}
+            out.append(row)
+            if rec["response_a"].strip() == rec["response_b"].strip():
+                row["error"] = "identical responses: nothing to prefer"
+                continue
+            try:
+                context, row["truncated"] = self._fit_context(rec, principles)
+            except ValueError as e:
+                row["error"] = str(e)
+                continue
+            for pi, p in enumerate(principles):
+                a, b = rec["response_a"], rec["response_b"]
+                for order in orders:
+                    r1, r2 = (a, b) if order == "ab" else (b, a)
+                    jobs.append((ri, pi, order, self._messages(p, context, r1, r2)))
+        if not jobs:
+            return out
+        prompts = [m for *_, m in jobs]
+        if self.cfg.cot:
+            rationales = self.judge.generate(prompts, self.cfg.cot_max_tokens)
+            prompts = [self.template.cot_followup(m, r) for m, r in zip(prompts, rationales)]
+            for (ri, *_), r in zip(jobs, rationales):
+                out[ri]["rationales"] = (out[ri]["rationales"] or []) + [r]
+        results = self.judge.label_logprobs(prompts, list(labels))
+        # p[ri][order] -> list over principles of P(label for slot 1)
+        probs: dict[int, dict[str, list[float]]] = {}
+        for (ri, pi, order, _), res in zip(jobs, results):
+            lp = res.logprobs
+            if labels[0] in lp and labels[1] in lp:
+                p = float(label_probability(torch.tensor(lp[labels[0]]), torch.tensor(lp[labels[1]])))
+            else:
+                p = math.nan
+                missing = [x for x in labels if x not in lp]
+                out[ri]["error"] = out[ri]["error"] or (
+                    f"label token(s) {missing} not returned by the judge ({res.missing_reason or 'no reason given'})")
+            probs.setdefault(ri, {}).setdefault(order, []).append(p)
+        for ri, by_order in probs.items():
+            row = out[ri]
+            p_ab = torch.tensor(by_order["ab"], dtype=torch.float64)
+            if "ba" in by_order:
+                p_ba = torch.tensor(by_order["ba"], dtype=torch.float64)
+                per = debiased_preference(p_ab, p_ba)
+                second = float((1 - p_ba).mean())
+                agree = orders_agree(p_ab.mean(), p_ba.mean())
+                row["consistent"] = None if math.isnan(second) or math.isnan(float(p_ab.mean())) else bool(agree)
+            else:
+                per, second = p_ab, math.nan
+            row["p_a_principles"] = [float(x) for x in per]
+            row["p_a_first"] = float(p_ab.mean())
+            row["p_a_second"] = second
+            row["p_a"] = float(per.mean())
+            if math.isnan(row["p_a"]) and not row["error"]:
+                row["error"] = "judge returned no usable probability"
+        return out

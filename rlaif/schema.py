@@ -1,0 +1,64 @@
+"""Record schemas, written down once and checked when data is loaded.
+
+A *pair record* is the normalised input of the labeler, whatever the source format:
+
+=============  =======  =====================================================================
+field          type     meaning
+=============  =======  =====================================================================
+id             str      stable row id: the input's ``id`` column if present, else the 0-based
+                        row number in the source ("row-17")
+prompt         str      the context the responses answer (a conversation flattened to
+                        "User: ...\n\nAssistant: ..." turns, or plain text)
+response_a     str      first candidate response
+response_b     str      second candidate response
+human_label    float?   1.0 if humans preferred response_a, 0.0 if response_b, null if unknown
+                        (for chosen/rejected inputs response_a is ``chosen``, so it is 1.0)
+=============  =======  =====================================================================
+
+A *label record* is a pair record plus the judge's output:
+
+================  ========  ===================================================================
+p_a               float     debiased P(response_a preferred) = (p_a_first + p_a_second) / 2;
+                            NaN only with ``error`` set
+p_a_first         float     P(a preferred) when a is shown in slot 1
+p_a_second        float     P(a preferred) when a is shown in slot 2 (= 1 - P(slot 1) in that order)
+consistent        bool?     both orders pick the same response (null when a probability is NaN)
+p_a_principles    list      p_a for each principle used (ensembles average them)
+principles        list      names of the constitution principles used for this row
+rationales        list?     chain-of-thought rationales (CoT mode only), one per prompt
+truncated         bool      the context was cut from the left to fit the judge's context window
+error             str?      why p_a is NaN (null when labelled)
+judge             str       judge id, e.g. "llamacpp:SmolLM2-135M-Instruct.Q4_1"
+constitution      str       constitution name
+template          str       prompt template "name@version"
+config_hash       str       fingerprint of every labeler setting; resume refuses a mismatch
+================  ========  ===================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PAIR_FIELDS = ("id", "prompt", "response_a", "response_b", "human_label")
+LABEL_FIELDS = (
+    "p_a", "p_a_first", "p_a_second", "consistent", "p_a_principles", "principles",
+    "rationales", "truncated", "error", "judge", "constitution", "template", "config_hash",
+)
+RECORD_FIELDS = PAIR_FIELDS + LABEL_FIELDS
+
+
+def check_label_record(rec: dict[str, Any], where: str) -> None:
+    """Raise ValueError naming ``where`` and the field if ``rec`` breaks the label-record schema."""
+    for f in RECORD_FIELDS:
+        if f not in rec:
+            raise ValueError(f"{where}: missing field '{f}'")
+    for f in ("id", "prompt", "response_a", "response_b", "judge", "constitution", "template"):
+        if not isinstance(rec[f], str):
+            raise ValueError(f"{where}: field '{f}' must be a string")
+    p = rec["p_a"]
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        if not rec["error"]:
+            raise ValueError(f"{where}: field 'p_a' is NaN without an 'error' reason")
+    elif not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+        raise ValueError(f"{where}: field 'p_a' = {p!r} is not a probability")
