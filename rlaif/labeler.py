@@ -139,7 +139,8 @@ class Labeler:
         for (ri, pi, order, _), res in zip(jobs, results):
             lp = res.logprobs
             if labels[0] in lp and labels[1] in lp:
-                p = float(label_probability(torch.tensor(lp[labels[0]]), torch.tensor(lp[labels[1]])))
+                p = float(label_probability(torch.tensor(lp[labels[0]], dtype=torch.float64),
+                                              torch.tensor(lp[labels[1]], dtype=torch.float64)))
             else:
                 p = math.nan
                 missing = [x for x in labels if x not in lp]

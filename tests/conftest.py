@@ -1,0 +1,120 @@
+"""Shared fixtures: controlled fake judges (exact, known answers), the real embedded judge, tiny models."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from rlaif.judges.base import LabelLogprobs, Usage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+HH_DEV = SHARED / "hh-harmless-dev.jsonl"
+
+
+class ScriptedJudge:
+    """A judge with controlled logits: the label logits are ``quality(slot) + bias(slot)``.
+
+    quality = +strength for a response containing "GOOD", -strength for "BAD", else 0;
+    ``position_bias`` is added to label "1". So P("1") = sigmoid(q1 - q2 + bias), exactly.
+    """
+
+    judge_id = "scripted:test"
+
+    def __init__(self, strength: float = 2.0, position_bias: float = 0.0, drop: str | None = None,
+                 context_length: int | None = None, offset: float = -3.0):
+        self.strength, self.bias, self.drop, self.offset = strength, position_bias, drop, offset
+        self.context_length = context_length
+        self.usage = Usage()
+        self.seen: list[list[dict]] = []
+        self.generated = 0
+
+    def _q(self, text: str) -> float:
+        return self.strength * (("GOOD" in text) - ("BAD" in text))
+
+    def count_tokens(self, messages):
+        return sum(len(m["content"].split()) for m in messages)
+
+    def label_logprobs(self, prompts, labels, continuations=None):
+        out = []
+        for msgs in prompts:
+            self.seen.append(msgs)
+            text = msgs[-1]["content"] if msgs[-1]["role"] == "user" and "Response 1" in msgs[-1]["content"] \
+                else next(m["content"] for m in reversed(msgs) if "Response 1" in m["content"])
+            r1 = re.search(r"Response 1:\n(.*?)\n\nResponse 2:", text, re.S).group(1)
+            r2 = re.search(r"Response 2:\n(.*?)\n\n", text, re.S).group(1)
+            l1, l2 = self._q(r1) + self.bias, self._q(r2)
+            # an arbitrary common offset: renormalisation over the two labels must cancel it
+            z = math.log(math.exp(l1) + math.exp(l2) + 50.0)
+            lp = {labels[0]: l1 - z + self.offset, labels[1]: l2 - z + self.offset}
+            if self.drop:
+                lp.pop(self.drop)
+            out.append(LabelLogprobs(lp, "not in top-20" if self.drop else None))
+        return out
+
+    def generate(self, prompts, max_new_tokens):
+        self.generated += len(prompts)
+        return [f"rationale {i}" for i in range(len(prompts))]
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@pytest.fixture
+def scripted():
+    return ScriptedJudge
+
+
+@pytest.fixture(scope="session")
+def llamacpp_judge():
+    from rlaif.judges import load_judge
+
+    return load_judge("llamacpp:embedded")
+
+
+@pytest.fixture(scope="session")
+def hf_judge():
+    from rlaif.judges import load_judge
+
+    return load_judge("hf:embedded")
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer():
+    from transformers import AutoTokenizer
+
+    from rlaif.judges import embedded_gguf
+
+    p = embedded_gguf()
+    return AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(smol_tokenizer):
+    """A randomly initialised 2-layer Llama with SmolLM2's tokenizer, built in-process."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(smol_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                      pad_token_id=smol_tokenizer.pad_token_id)
+    return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture(scope="session")
+def hh_rows():
+    if not HH_DEV.exists():
+        pytest.skip(f"{HH_DEV} not present")
+    return [json.loads(line) for line in HH_DEV.open()]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r) + "\n")
+    return path

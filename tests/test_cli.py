@@ -1,0 +1,109 @@
+"""The rlaif console script end to end on the embedded judge: summary, resume after kill, bad input."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import write_jsonl
+
+
+def rlaif(*args, check=True):
+    res = subprocess.run([sys.executable, "-m", "rlaif", *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and res.returncode != 0:
+        raise AssertionError(res.stderr)
+    return res
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def hh_small(hh_rows, tmp_path):
+    return write_jsonl(tmp_path / "hh.jsonl", hh_rows[:12])
+
+
+def test_label_writes_schema_and_summary(hh_small, tmp_path):
+    from rlaif.schema import check_label_record
+
+    out = tmp_path / "out.jsonl"
+    res = rlaif("label", hh_small, "-o", out, "--limit", "5", "--no-progress")
+    assert "rows: 5 (0 resumed" in res.stdout and "position consistency" in res.stdout and "NaN labels: 0" in res.stdout
+    rows = lines(out)
+    assert [r["id"] for r in rows] == [f"row-{i}" for i in range(5)]
+    for i, r in enumerate(rows):
+        check_label_record(r, f"out:{i + 1}")
+        assert 0 <= r["p_a"] <= 1 and r["judge"].startswith("llamacpp:SmolLM2")
+    # running again does nothing new; a parquet output carries the same labels
+    again = rlaif("label", hh_small, "-o", out, "--limit", "5", "--no-progress")
+    assert "5 resumed" in again.stdout and len(lines(out)) == 5
+    pq = tmp_path / "out.parquet"
+    rlaif("label", hh_small, "-o", pq, "--limit", "5", "--no-progress")
+    import pandas as pd
+
+    df = pd.read_parquet(pq)
+    assert list(df["id"]) == [r["id"] for r in rows]
+    assert list(df["p_a"]) == pytest.approx([r["p_a"] for r in rows], abs=1e-9)
+    assert not (tmp_path / "out.parquet.partial.jsonl").exists()
+
+
+def test_resume_after_kill_loses_and_duplicates_nothing(hh_small, tmp_path):
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "rlaif", "label", str(hh_small), "-o", str(out), "--chunk-size", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = lines(out)
+    assert 3 <= len(first) < 12, "kill should land mid-job"
+    with open(out, "a") as fh:  # simulate a torn write at the moment of the kill
+        fh.write('{"id": "row-11", "p_a": 0.')
+    res = rlaif("label", hh_small, "-o", out, "--chunk-size", "1", "--no-progress")
+    assert f"{len(first)} resumed" in res.stdout
+    final = lines(out)
+    assert [r["id"] for r in final] == [f"row-{i}" for i in range(12)]
+    assert final[:len(first)] == first  # finished rows untouched
+
+
+def test_resume_refuses_other_settings(hh_small, tmp_path):
+    out = tmp_path / "out.jsonl"
+    rlaif("label", hh_small, "-o", out, "--limit", "1", "--no-progress")
+    res = rlaif("label", hh_small, "-o", out, "--limit", "2", "--shots", "2", "--no-progress", check=False)
+    assert res.returncode == 2 and "written with other settings" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_bad_input_is_one_line_and_skip_invalid_keeps_going(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    good = {"prompt": "User: hi", "response_a": "Hello! How can I help?", "response_b": "Go away."}
+    p.write_bytes(json.dumps(good).encode() + b"\n" + b'{"prompt": "caf\xe9", "response_a": "a", "response_b": "b"}\n'
+                  + json.dumps({**good, "response_b": "Hello! How can I help?"}).encode() + b"\n")
+    out = tmp_path / "o.jsonl"
+    res = rlaif("label", p, "-o", out, "--no-progress", check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (f"rlaif: error: {p}:2: bytes are not UTF-8 (at byte 15 of the line); "
+                                  "fix the input or pass --skip-invalid to label the other rows")
+    res = rlaif("label", p, "-o", out, "--no-progress", "--skip-invalid")
+    rows = {r["id"]: r for r in lines(out)}
+    assert 0 <= rows["row-0"]["p_a"] <= 1
+    assert rows["row-1"]["p_a"] is None and rows["row-1"]["error"].startswith("invalid input:")
+    assert rows["row-2"]["p_a"] is None and rows["row-2"]["error"].startswith("identical responses")
+    assert "NaN labels: 2" in res.stdout
+    for args, msg in [(["--constitution", "nope"], "unknown constitution 'nope'"),
+                      (["--template", "nope"], "unknown template 'nope'"),
+                      (["--principles", "nope"], "no principle 'nope'"),
+                      (["--judge", "weird:x"], "unknown judge 'weird:x'")]:
+        res = rlaif("label", p, "-o", tmp_path / "x.jsonl", *args, check=False)
+        assert res.returncode == 2 and msg in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_judges_lists_kinds():
+    out = rlaif("judges").stdout
+    assert "openai:MODEL" in out and "SmolLM2-135M-Instruct.Q4_1.gguf" in out

@@ -1,0 +1,99 @@
+import json
+
+import pandas as pd
+import pytest
+
+from rlaif.data import load_pairs, read_records, records_from_rows, write_atomic
+from rlaif.errors import RlaifError
+
+from conftest import write_jsonl
+
+
+def test_hh_transcripts_split_into_context_and_final_turns(hh_rows, tmp_path):
+    res = load_pairs(write_jsonl(tmp_path / "hh.jsonl", hh_rows[:20]))
+    assert not res.invalid and len(res.records) == 20
+    r = res.records[0]
+    assert r["id"] == "row-0" and r["human_label"] == 1.0
+    assert r["prompt"].startswith("User: ") and r["prompt"].rstrip().endswith("not have anything to do with pens")
+    assert hh_rows[0]["chosen"].rstrip().endswith(r["response_a"]) and "Assistant:" not in r["response_a"]
+
+
+def test_trl_formats(tmp_path):
+    rows = [
+        {"prompt": "Q?", "chosen": "yes", "rejected": "no"},
+        {"prompt": [{"role": "user", "content": "Q?"}], "chosen": [{"role": "assistant", "content": "yes"}],
+         "rejected": [{"role": "assistant", "content": "no"}]},
+        {"chosen": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "yes"}],
+         "rejected": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "no"}]},
+        {"chosen": "Q? The answer is yes", "rejected": "Q? The answer is no"},
+        {"id": "x7", "prompt": "Q?", "response_a": "no", "response_b": "yes", "human_label": "b"},
+    ]
+    res = load_pairs(write_jsonl(tmp_path / "t.jsonl", rows))
+    assert not res.invalid
+    got = [(r["prompt"], r["response_a"], r["response_b"], r["human_label"]) for r in res.records]
+    assert got[0] == ("Q?", "yes", "no", 1.0)
+    assert got[1] == ("User: Q?", "yes", "no", 1.0) == got[2]
+    assert got[3] == ("Q? The answer is ", "yes", "no", 1.0)
+    assert got[4] == ("Q?", "no", "yes", 0.0) and res.records[4]["id"] == "x7"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "dataset"])
+def test_other_sources(tmp_path, fmt):
+    df = pd.DataFrame({"prompt": ["p1", "p2"], "response_a": ["a1", "a2"], "response_b": ["b1", "b2"]})
+    if fmt == "parquet":
+        path = tmp_path / "x.parquet"
+        df.to_parquet(path)
+    elif fmt == "csv":
+        path = tmp_path / "x.csv"
+        df.to_csv(path, index=False)
+    else:
+        import datasets
+
+        path = tmp_path / "ds"
+        datasets.Dataset.from_pandas(df).save_to_disk(str(path))
+    res = load_pairs(path)
+    assert [r["response_b"] for r in res.records] == ["b1", "b2"] and not res.invalid
+
+
+def test_bad_rows_name_line_and_field(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    lines = [json.dumps({"prompt": "p", "response_a": "a", "response_b": "b"}).encode(),
+             json.dumps({"prompt": "p", "response_a": "a"}).encode(),
+             json.dumps({"prompt": "p", "response_a": "  ", "response_b": "b"}).encode(),
+             b'{"prompt": "caf\xe9", "response_a": "a", "response_b": "b"}',
+             b'{"prompt": "p", ',
+             json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: x", "rejected": "\n\nHuman: b\n\nAssistant: y"}).encode(),
+             json.dumps({"foo": 1}).encode(),
+             json.dumps({"id": "row-0", "prompt": "p", "response_a": "a", "response_b": "b"}).encode()]
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    res = load_pairs(p)
+    assert len(res.records) == 1
+    msgs = [m for _, m in res.invalid]
+    assert msgs[0] == f"{p}:2 field 'response_b' is missing"
+    assert msgs[1] == f"{p}:3 field 'response_a' is empty"
+    assert msgs[2].startswith(f"{p}:4: bytes are not UTF-8")
+    assert msgs[3].startswith(f"{p}:5: not valid JSON")
+    assert "different conversation contexts" in msgs[4] and f"{p}:6" in msgs[4]
+    assert msgs[5].startswith(f"{p}:7: no 'response_a'") and "foo" in msgs[5]
+    assert "field 'id' = 'row-0' repeats" in msgs[6]
+
+
+def test_unknown_format_and_missing_file(tmp_path):
+    with pytest.raises(RlaifError, match="no such file"):
+        load_pairs(tmp_path / "nope.jsonl")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(RlaifError, match="unknown input format"):
+        load_pairs(tmp_path / "x.txt")
+
+
+def test_records_from_live_rows_and_roundtrip(tmp_path):
+    recs = records_from_rows([{"prompt": "p", "chosen": "a", "rejected": "b"}])
+    assert recs[0]["response_a"] == "a"
+    with pytest.raises(RlaifError, match=r"<rows>:1 field 'rejected' is missing"):
+        records_from_rows([{"prompt": "p", "chosen": "a"}])
+    rows = [{"id": "1", "p_a": float("nan"), "error": "x"}, {"id": "2", "p_a": 0.25, "error": None}]
+    for ext in ("jsonl", "parquet"):
+        write_atomic(tmp_path / f"o.{ext}", rows)
+        back = read_records(tmp_path / f"o.{ext}")
+        assert back[1]["p_a"] == 0.25 and back[0]["p_a"] != back[0]["p_a"]  # NaN survives
+    assert "NaN" not in (tmp_path / "o.jsonl").read_text()  # strict JSON: null
