@@ -63,6 +63,9 @@ def _label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cot-max-tokens", type=int, default=128, help="rationale length limit")
     p.add_argument("--shots", type=int, default=0, help="few-shot exemplars")
     p.add_argument("--orders", choices=["both", "ab"], default="both", help="both orders (debiased) or one")
+    p.add_argument("--method", choices=["logprob", "parse"], default="logprob",
+                   help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline")
+    p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
     p.add_argument("--limit", type=int, default=None, help="label only the first N rows")
     p.add_argument("--split", default=None, help="split of a saved DatasetDict")
@@ -81,14 +84,17 @@ def _label(args: argparse.Namespace) -> int:
     cfg = LabelerConfig(constitution=args.constitution, template=args.template, principles=args.principles,
                         ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot,
                         cot_max_tokens=args.cot_max_tokens, shots=args.shots, orders=args.orders,
-                        max_prompt_tokens=args.max_prompt_tokens)
+                        max_prompt_tokens=args.max_prompt_tokens, method=args.method)
     opts = judge_options(args)
     from .constitutions import load_constitution
     from .prompts import load_template
 
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
-    labeler = Labeler(load_judge(args.judge, **opts), cfg)
+    from .calibration import Calibration
+
+    cal = Calibration.load(args.calibration) if args.calibration else None
+    labeler = Labeler(load_judge(args.judge, **opts), cfg, calibration=cal)
 
     def invalid_row(rid: str, msg: str) -> dict[str, Any]:
         return {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None,

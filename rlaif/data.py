@@ -15,6 +15,7 @@ and CSV (through pandas), and a directory saved with ``datasets.Dataset.save_to_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -127,11 +128,23 @@ def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
                 prompt, a, b = chosen[:n], chosen[n:], rejected[n:]
                 prompt = _text(prompt, loc, "prompt")
                 a, b = _text(a, loc, "chosen"), _text(b, loc, "rejected")
-        rec = {"prompt": prompt, "response_a": a, "response_b": b, "human_label": 1.0}
+        if chosen_in_slot_b(prompt, a, b):
+            a, b, human = b, a, 0.0
+        else:
+            human = 1.0
+        rec = {"prompt": prompt, "response_a": a, "response_b": b, "human_label": human}
     else:
         raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
                          f"(found: {', '.join(sorted(row)) or 'none'})")
     return {"id": rid, **rec}
+
+
+def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
+    """Whether a chosen/rejected row puts ``chosen`` in response_b: a hash of the content, so about
+    half the rows each way, the same on every run, and human_label is never constant (which would
+    make kappa and calibration against humans meaningless)."""
+    digest = hashlib.sha256("\x1f".join((prompt, chosen, rejected)).encode("utf-8")).digest()
+    return bool(digest[0] & 1)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | Exception]]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, Field
 
+from .calibration import Calibration
+from .calibration import apply as apply_calibration
 from .constitutions import Principle, load_constitution
 from .errors import RlaifError
 from .judges.base import JudgeBackend, Messages
@@ -31,6 +34,8 @@ class LabelerConfig(BaseModel):
     shots: int = Field(0, ge=0, description="Number of few-shot exemplars from the template's exemplars file.")
     max_prompt_tokens: int | None = Field(None, ge=64, description="Cap on prompt tokens (default: the "
                                           "judge's context minus room for the answer); longer contexts are cut from the left.")
+    method: Literal["logprob", "parse"] = Field("logprob", description="'logprob': soft label from the label-token "
+                                                "log-probs; 'parse': baseline that generates an answer and parses 1/2 from it (hard labels).")
     orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
                                           "(removes position bias); 'ab' is one order only, for studying the bias.")
 
@@ -45,8 +50,10 @@ class Labeler:
     ``error`` reason; they never get a made-up 0.5.
     """
 
-    def __init__(self, judge: JudgeBackend, config: LabelerConfig | None = None):
+    def __init__(self, judge: JudgeBackend, config: LabelerConfig | None = None,
+                 calibration: Calibration | None = None):
         self.judge = judge
+        self.calibration = calibration
         self.cfg = config or LabelerConfig()
         self.constitution = load_constitution(self.cfg.constitution)
         self.template = load_template(self.cfg.template)
@@ -59,7 +66,8 @@ class Labeler:
     @property
     def config_hash(self) -> str:
         blob = json.dumps({"cfg": self.cfg.model_dump(), "judge": self.judge.judge_id,
-                           "constitution": self.constitution.model_dump(), "template": self.template.model_dump()},
+                           "constitution": self.constitution.model_dump(), "template": self.template.model_dump(),
+                           "calibration": self.calibration.model_dump() if self.calibration else None},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -98,9 +106,35 @@ class Labeler:
                 lo = mid + 1
         return TRUNCATION_MARK + context[lo:], True
 
+    def _soft(self, prompts: list[Messages]) -> list[tuple[float, str | None]]:
+        """P(slot 1 preferred) from the label-token log-probs, renormalised over the two labels."""
+        labels = self.template.labels
+        out = []
+        for res in self.judge.label_logprobs(prompts, list(labels)):
+            lp = res.logprobs
+            if labels[0] in lp and labels[1] in lp:
+                p = label_probability(torch.tensor(lp[labels[0]], dtype=torch.float64),
+                                      torch.tensor(lp[labels[1]], dtype=torch.float64))
+                out.append((float(p), None))
+            else:
+                missing = [x for x in labels if x not in lp]
+                out.append((math.nan, f"label token(s) {missing} not returned by the judge "
+                                      f"({res.missing_reason or 'no reason given'})"))
+        return out
+
+    def _parsed(self, prompts: list[Messages]) -> list[tuple[float, str | None]]:
+        """Baseline: generate a short answer and read the first label in it (1.0, 0.0, or NaN)."""
+        labels = self.template.labels
+        pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(re.escape(x) for x in labels) + r")(?![0-9A-Za-z])")
+        out = []
+        for text in self.judge.generate(prompts, 8):
+            m = pattern.search(text)
+            out.append((1.0 if m.group(1) == labels[0] else 0.0, None) if m else
+                       (math.nan, f"no label in generated answer {text[:40]!r}"))
+        return out
+
     def label(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Label pair records; returns one label record per input record, in order."""
-        labels = self.template.labels
         orders = ("ab", "ba") if self.cfg.orders == "both" else ("ab",)
         out: list[dict[str, Any]] = []
         jobs: list[tuple[int, int, str, Messages]] = []  # (record index, principle index, order, messages)
@@ -133,19 +167,12 @@ class Labeler:
             prompts = [self.template.cot_followup(m, r) for m, r in zip(prompts, rationales)]
             for (ri, *_), r in zip(jobs, rationales):
                 out[ri]["rationales"] = (out[ri]["rationales"] or []) + [r]
-        results = self.judge.label_logprobs(prompts, list(labels))
+        slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(prompts)
         # p[ri][order] -> list over principles of P(label for slot 1)
         probs: dict[int, dict[str, list[float]]] = {}
-        for (ri, pi, order, _), res in zip(jobs, results):
-            lp = res.logprobs
-            if labels[0] in lp and labels[1] in lp:
-                p = float(label_probability(torch.tensor(lp[labels[0]], dtype=torch.float64),
-                                              torch.tensor(lp[labels[1]], dtype=torch.float64)))
-            else:
-                p = math.nan
-                missing = [x for x in labels if x not in lp]
-                out[ri]["error"] = out[ri]["error"] or (
-                    f"label token(s) {missing} not returned by the judge ({res.missing_reason or 'no reason given'})")
+        for (ri, pi, order, _), (p, reason) in zip(jobs, slot1):
+            if reason:
+                out[ri]["error"] = out[ri]["error"] or reason
             probs.setdefault(ri, {}).setdefault(order, []).append(p)
         for ri, by_order in probs.items():
             row = out[ri]
@@ -162,6 +189,10 @@ class Labeler:
             row["p_a_first"] = float(p_ab.mean())
             row["p_a_second"] = second
             row["p_a"] = float(per.mean())
+            if self.calibration is not None:
+                row["p_a_raw"] = row["p_a"]
+                row["p_a"] = float(apply_calibration(torch.tensor(row["p_a"], dtype=torch.float64),
+                                                     self.calibration.temperature, self.calibration.bias))
             if math.isnan(row["p_a"]) and not row["error"]:
                 row["error"] = "judge returned no usable probability"
         return out

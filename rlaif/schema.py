@@ -11,8 +11,9 @@ prompt         str      the context the responses answer (a conversation flatten
                         "User: ...\n\nAssistant: ..." turns, or plain text)
 response_a     str      first candidate response
 response_b     str      second candidate response
-human_label    float?   1.0 if humans preferred response_a, 0.0 if response_b, null if unknown
-                        (for chosen/rejected inputs response_a is ``chosen``, so it is 1.0)
+human_label    float?   1.0 if humans preferred response_a, 0.0 if response_b, null if unknown.
+                        Chosen/rejected inputs put ``chosen`` in slot a or b by a content hash
+                        (about half each, stable across runs); human_label says which.
 =============  =======  =====================================================================
 
 A *label record* is a pair record plus the judge's output:
@@ -32,6 +33,7 @@ judge             str       judge id, e.g. "llamacpp:SmolLM2-135M-Instruct.Q4_1"
 constitution      str       constitution name
 template          str       prompt template "name@version"
 config_hash       str       fingerprint of every labeler setting; resume refuses a mismatch
+p_a_raw           float     (only with --calibration) p_a before temperature scaling
 ================  ========  ===================================================================
 """
 

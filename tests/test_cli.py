@@ -1,7 +1,6 @@
 """The rlaif console script end to end on the embedded judge: summary, resume after kill, bad input."""
 
 import json
-import math
 import signal
 import subprocess
 import sys

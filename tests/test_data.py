@@ -11,11 +11,20 @@ from conftest import write_jsonl
 
 def test_hh_transcripts_split_into_context_and_final_turns(hh_rows, tmp_path):
     res = load_pairs(write_jsonl(tmp_path / "hh.jsonl", hh_rows[:20]))
+
+    def res_path(d):
+        return d / "hh.jsonl"
     assert not res.invalid and len(res.records) == 20
     r = res.records[0]
-    assert r["id"] == "row-0" and r["human_label"] == 1.0
+    chosen = r["response_a"] if r["human_label"] == 1.0 else r["response_b"]
+    rejected = r["response_b"] if r["human_label"] == 1.0 else r["response_a"]
+    assert r["id"] == "row-0"
     assert r["prompt"].startswith("User: ") and r["prompt"].rstrip().endswith("not have anything to do with pens")
-    assert hh_rows[0]["chosen"].rstrip().endswith(r["response_a"]) and "Assistant:" not in r["response_a"]
+    assert hh_rows[0]["chosen"].rstrip().endswith(chosen) and "Assistant:" not in chosen
+    assert hh_rows[0]["rejected"].rstrip().endswith(rejected)
+    # chosen lands in either slot, by a stable hash: human labels are not constant
+    labels = [x["human_label"] for x in res.records]
+    assert 0.0 in labels and 1.0 in labels and labels == [x["human_label"] for x in load_pairs(res_path(tmp_path)).records]
 
 
 def test_trl_formats(tmp_path):
@@ -30,11 +39,16 @@ def test_trl_formats(tmp_path):
     ]
     res = load_pairs(write_jsonl(tmp_path / "t.jsonl", rows))
     assert not res.invalid
-    got = [(r["prompt"], r["response_a"], r["response_b"], r["human_label"]) for r in res.records]
-    assert got[0] == ("Q?", "yes", "no", 1.0)
-    assert got[1] == ("User: Q?", "yes", "no", 1.0) == got[2]
-    assert got[3] == ("Q? The answer is ", "yes", "no", 1.0)
-    assert got[4] == ("Q?", "no", "yes", 0.0) and res.records[4]["id"] == "x7"
+    def chosen_rejected(r):
+        return (r["prompt"],) + ((r["response_a"], r["response_b"]) if r["human_label"] == 1.0
+                                 else (r["response_b"], r["response_a"]))
+
+    got = [chosen_rejected(r) for r in res.records]
+    assert got[0] == ("Q?", "yes", "no")
+    assert got[1] == ("User: Q?", "yes", "no") == got[2]
+    assert got[3] == ("Q? The answer is ", "yes", "no")
+    assert res.records[4]["human_label"] == 0.0
+    assert res.records[4]["response_a"] == "no" and res.records[4]["id"] == "x7"
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "dataset"])
@@ -88,7 +102,8 @@ def test_unknown_format_and_missing_file(tmp_path):
 
 def test_records_from_live_rows_and_roundtrip(tmp_path):
     recs = records_from_rows([{"prompt": "p", "chosen": "a", "rejected": "b"}])
-    assert recs[0]["response_a"] == "a"
+    assert {recs[0]["response_a"], recs[0]["response_b"]} == {"a", "b"}
+    assert recs[0]["response_a" if recs[0]["human_label"] == 1.0 else "response_b"] == "a"
     with pytest.raises(RlaifError, match=r"<rows>:1 field 'rejected' is missing"):
         records_from_rows([{"prompt": "p", "chosen": "a"}])
     rows = [{"id": "1", "p_a": float("nan"), "error": "x"}, {"id": "2", "p_a": 0.25, "error": None}]

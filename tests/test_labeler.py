@@ -97,3 +97,43 @@ def test_config_errors(scripted):
         Labeler(scripted(), LabelerConfig(constitution="nope"))
     a, b = Labeler(scripted(), LabelerConfig()), Labeler(scripted(), LabelerConfig(shots=2))
     assert a.config_hash != b.config_hash and a.config_hash == Labeler(scripted(), LabelerConfig()).config_hash
+
+
+class ParseJudge:
+    """Answers with fixed text, to exercise the generate-and-parse baseline."""
+
+    judge_id, context_length = "parse:test", None
+
+    def __init__(self, answers):
+        from rlaif.judges.base import Usage
+
+        self.answers, self.usage = list(answers), Usage()
+
+    def count_tokens(self, messages):
+        return 10
+
+    def generate(self, prompts, max_new_tokens):
+        return [self.answers.pop(0) for _ in prompts]
+
+    def label_logprobs(self, *a, **k):
+        raise AssertionError("the parse baseline must not read log-probs")
+
+
+def test_generate_and_parse_baseline():
+    lab = Labeler(ParseJudge(["1", "Response 2 is better.", "I think 1.", "1", "hmm", "2"]), LabelerConfig(method="parse"))
+    a, b, c = lab.label([rec("a", "x", "y"), rec("b", "x", "y"), rec("c", "x", "y")])
+    assert (a["p_a_first"], a["p_a_second"], a["p_a"], a["consistent"]) == (1.0, 1.0, 1.0, True)
+    assert (b["p_a"], b["consistent"]) == (0.5, False)  # "1" in both orders: position bias shows as a tie
+    assert math.isnan(c["p_a"]) and "no label in generated answer 'hmm'" in c["error"]
+
+
+def test_calibration_is_applied_and_raw_kept(scripted):
+    from rlaif.calibration import Calibration
+
+    plain = Labeler(scripted(strength=1.0), LabelerConfig()).label([rec("r", "GOOD", "BAD")])[0]
+    cal = Labeler(scripted(strength=1.0), LabelerConfig(), calibration=Calibration(temperature=2.0))
+    row = cal.label([rec("r", "GOOD", "BAD")])[0]
+    assert row["p_a_raw"] == pytest.approx(plain["p_a"])
+    logit = math.log(plain["p_a"] / (1 - plain["p_a"]))
+    assert row["p_a"] == pytest.approx(1 / (1 + math.exp(-logit / 2)))
+    assert cal.config_hash != Labeler(scripted(), LabelerConfig()).config_hash

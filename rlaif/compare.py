@@ -1,0 +1,171 @@
+"""``rlaif compare``: AI soft labels vs human labels, as a JSON of figures and a Markdown/HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .data import read_records
+from .errors import RlaifError
+
+
+def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> list[dict[str, Any]]:
+    """Attach human labels from a separate file (columns ``id``, ``human_label``), keyed by id."""
+    if human_path is None:
+        return records
+    import pandas as pd
+
+    path = Path(human_path)
+    try:
+        df = pd.read_json(path, lines=True) if path.suffix in (".jsonl", ".json") else (
+            pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path))
+    except Exception as e:
+        raise RlaifError(f"{path}: cannot read human labels ({str(e).splitlines()[0]})") from None
+    for col in ("id", "human_label"):
+        if col not in df.columns:
+            raise RlaifError(f"{path}: missing column '{col}' (need id and human_label)")
+    labels = dict(zip(df["id"].astype(str), df["human_label"]))
+    return [{**r, "human_label": labels.get(str(r["id"]))} for r in records]
+
+
+def _arr(rows: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
+
+
+def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Every figure of the report, from label records that carry ``human_label``."""
+    y_all = _arr(records, "human_label")
+    has_h = np.isin(y_all, (0.0, 1.0))
+    rows = [r for r, h in zip(records, has_h) if h]
+    if not rows:
+        raise RlaifError("no rows with a human label (0 or 1): pass --human FILE or label chosen/rejected data")
+    p_all, y = _arr(rows, "p_a"), _arr(rows, "human_label")
+    ok = ~np.isnan(p_all)
+    p, yl = p_all[ok], y[ok]
+    nan_reasons: dict[str, int] = {}
+    for r, good in zip(rows, ok):
+        if not good:
+            k = str(r.get("error") or "unknown")
+            nan_reasons[k] = nan_reasons.get(k, 0) + 1
+    p_coin = np.where(ok, p_all, 0.5)
+    out: dict[str, Any] = {
+        "rows": len(records), "rows_with_human_label": len(rows), "labelled": int(ok.sum()),
+        "unlabelled": int((~ok).sum()), "unlabelled_reasons": nan_reasons,
+        "judge": sorted({str(r.get("judge")) for r in rows}), "constitution": sorted({str(r.get("constitution")) for r in rows}),
+        "template": sorted({str(r.get("template")) for r in rows}),
+        "accuracy": M.accuracy(p, yl), "accuracy_ci95": M.bootstrap_ci(M.accuracy, p, yl, n_boot=n_boot, seed=seed),
+        "accuracy_all_rows_nan_as_coin": M.accuracy(p_coin, y),
+        "cohen_kappa": M.cohen_kappa(p, yl), "kappa_ci95": M.bootstrap_ci(M.cohen_kappa, p, yl, n_boot=n_boot, seed=seed),
+        "ties": int((p == 0.5).sum()),
+        "log_loss": M.log_loss(p, yl), "brier": M.brier(p, yl), "ece": M.ece(p, yl),
+        "ece_ci95": M.bootstrap_ci(M.ece, p, yl, n_boot=n_boot, seed=seed),
+        "human_rate_a": float(yl.mean()), "mean_p_a": float(p.mean()),
+        "reliability": M.reliability(p, yl), "by_confidence": M.by_confidence(p, yl),
+        "length_bias": M.length_bias(p, yl, np.array([len(r["response_a"]) for r, g in zip(rows, ok) if g]),
+                                     np.array([len(r["response_b"]) for r, g in zip(rows, ok) if g])),
+        "position_bias": M.position_bias(_arr(rows, "p_a_first"), _arr(rows, "p_a_second")),
+    }
+    first = _arr(rows, "p_a_first")[ok]
+    out["accuracy_one_order"] = M.accuracy(first, yl) if not np.isnan(first).all() else float("nan")
+    out["truncated"] = int(sum(bool(r.get("truncated")) for r in rows))
+    return out
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return "n/a" if math.isnan(x) else f"{x:.3f}"
+    if isinstance(x, (tuple, list)) and len(x) == 2 and all(isinstance(v, float) for v in x):
+        return f"[{_fmt(x[0])}, {_fmt(x[1])}]"
+    return str(x)
+
+
+def summary_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
+    pb, lb = f["position_bias"], f["length_bias"]
+    return [
+        ("judge", ", ".join(f["judge"])), ("constitution / template", f"{', '.join(f['constitution'])} / {', '.join(f['template'])}"),
+        ("rows (with human label)", f"{f['rows']} ({f['rows_with_human_label']})"),
+        ("labelled / unlabelled (NaN)", f"{f['labelled']} / {f['unlabelled']}"),
+        ("AI-labeler alignment (accuracy, labelled rows)", f"{_fmt(f['accuracy'])} 95% CI {_fmt(tuple(f['accuracy_ci95']))}"),
+        ("accuracy over all rows (NaN scored as a coin flip)", _fmt(f["accuracy_all_rows_nan_as_coin"])),
+        ("accuracy from one order only (position-biased, for contrast)", _fmt(f["accuracy_one_order"])),
+        ("Cohen's kappa", f"{_fmt(f['cohen_kappa'])} 95% CI {_fmt(tuple(f['kappa_ci95']))}"),
+        ("log loss / Brier", f"{_fmt(f['log_loss'])} / {_fmt(f['brier'])}"),
+        ("expected calibration error (10 bins)", f"{_fmt(f['ece'])} 95% CI {_fmt(tuple(f['ece_ci95']))}"),
+        ("P(prefer first slot)", _fmt(pb["p_first_slot"])),
+        ("orders disagree (position inconsistency)", _fmt(pb["order_disagreement"])),
+        ("P(AI prefers longer) vs P(human prefers longer)", f"{_fmt(lb['ai_prefers_longer'])} vs {_fmt(lb['human_prefers_longer'])} (n={lb['n']})"),
+        ("truncated contexts", str(f["truncated"])),
+    ]
+
+
+def _plots(f: dict[str, Any], p: np.ndarray, out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    rel = f["reliability"]
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.plot([r["mean_p"] for r in rel], [r["human_rate"] for r in rel], "o-", label="judge")
+    for r in rel:
+        ax.annotate(str(r["n"]), (r["mean_p"], r["human_rate"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="mean soft label P(a) in bin", ylabel="fraction humans prefer a", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability (ECE {f['ece']:.3f})")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout(); fig.savefig(out / "reliability.png", dpi=110); plt.close(fig)
+    made.append(("Reliability diagram", "reliability.png"))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.hist(p, bins=20, range=(0, 1), color="#4477aa")
+    ax.set(xlabel="soft label P(a preferred)", ylabel="rows", title="Soft-label histogram")
+    fig.tight_layout(); fig.savefig(out / "histogram.png", dpi=110); plt.close(fig)
+    made.append(("Soft-label histogram", "histogram.png"))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    bc = [b for b in f["by_confidence"] if b["n"]]
+    ax.bar([f"{b['lo']:.1f}-{b['hi']:.1f}\n(n={b['n']})" for b in bc], [b["accuracy"] for b in bc], color="#66aa55")
+    ax.axhline(0.5, color="grey", ls="--")
+    ax.set(ylim=(0, 1), xlabel="confidence |2p - 1|", ylabel="agreement with humans", title="Agreement vs confidence")
+    fig.tight_layout(); fig.savefig(out / "agreement_vs_confidence.png", dpi=110); plt.close(fig)
+    made.append(("Agreement vs confidence", "agreement_vs_confidence.png"))
+    return made
+
+
+def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str = "AI vs human labels",
+                 **kw: Any) -> dict[str, Any]:
+    """Compute the figures and write figures.json, report.md, report.html and PNG plots to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    f = compute(records, **kw)
+    p = _arr([r for r in records if r.get("human_label") in (0, 1, 0.0, 1.0)], "p_a")
+    plots = _plots(f, p[~np.isnan(p)], out)
+    (out / "figures.json").write_text(json.dumps(f, indent=2))
+    rows = summary_rows(f)
+    conf = [(f"{b['lo']:.1f}-{b['hi']:.1f}", str(b["n"]), _fmt(b["accuracy"])) for b in f["by_confidence"]]
+    md = [f"# {title}", "", "| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    md += ["", "## Agreement by confidence", "", "| confidence | rows | accuracy |", "|---|---|---|"]
+    md += [f"| {a} | {b} | {c} |" for a, b, c in conf]
+    if f["unlabelled_reasons"]:
+        md += ["", "## Unlabelled rows", ""] + [f"- {n} x {r}" for r, n in f["unlabelled_reasons"].items()]
+    md += [""] + [f"![{t}]({fn})" for t, fn in plots]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    esc = html.escape
+    page = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #ccc;"
+            "padding:4px 8px}table{border-collapse:collapse;margin-bottom:1.5em}img{margin:0.5em}</style></head><body>",
+            f"<h1>{esc(title)}</h1><table>"] + [f"<tr><th align=left>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows]
+    page += ["</table><h2>Agreement by confidence</h2><table><tr><th>confidence</th><th>rows</th><th>accuracy</th></tr>"]
+    page += [f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in conf] + ["</table>"]
+    page += [f"<figure><img src='{fn}' alt='{esc(t)}'><figcaption>{esc(t)}</figcaption></figure>" for t, fn in plots]
+    (out / "report.html").write_text("\n".join(page) + "</body></html>\n")
+    return f
+
+
+def load_for_compare(labels: str | Path, human: str | Path | None) -> list[dict[str, Any]]:
+    return join_human(read_records(labels), human)
