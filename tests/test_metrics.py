@@ -56,7 +56,8 @@ def test_confidence_buckets_length_and_position_bias():
     assert [x["accuracy"] for x in b[:1] + b[2:]] == [0.5, 1.0, 0.0, 1.0]
     lb = M.length_bias(P, Y, np.array([10, 5, 7, 3, 3]), np.array([1, 9, 2, 3, 8]))
     # unequal rows 0,1,2,4; longer: a, b, a, b; AI prob on longer 0.9, 0.2, 0.3, 0.8 -> hard 1, 0, 0, 1
-    assert lb == {"n": 4, "ai_prefers_longer": 0.5, "human_prefers_longer": 0.25}
+    # humans (y = 1, 0, 0, 1) prefer the longer in rows 0 and 1 -> 0.5
+    assert lb == {"n": 4, "ai_prefers_longer": 0.5, "human_prefers_longer": 0.5}
     pb = M.position_bias(np.array([0.9, 0.7, np.nan]), np.array([0.2, 0.8, 0.5]))
     # P(slot1): (0.9 + 0.8)/2 = 0.85 and (0.7 + 0.2)/2 = 0.45 -> 0.65; disagree: row0 yes, row1 no
     assert pb == pytest.approx({"n": 2, "p_first_slot": 0.65, "order_disagreement": 0.5})
