@@ -29,7 +29,13 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", default=None, help="judge spec (see 'rlaif judges'); default: embedded")
     p.add_argument("--base-url", default=None, help="openai judges: server URL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--api-key", default=None, help="openai judges: API key (default: $OPENAI_API_KEY at call time)")
-    p.add_argument("--concurrency", type=int, default=None, help="openai judges: requests in flight")
+    p.add_argument("--concurrency", type=int, default=None, help="openai judges: requests in flight (default 8)")
+    p.add_argument("--endpoint", choices=["chat", "completions"], default=None,
+                   help="openai judges: chat (default) or plain completions (needs --tokenizer)")
+    p.add_argument("--tokenizer", default=None,
+                   help="openai judges: local tokenizer dir or GGUF for completions rendering, token counts, exact label ids")
+    p.add_argument("--exact-label-ids", action="store_true", default=None,
+                   help="openai judges on vLLM servers: request exact label-token log-probs (logprob_token_ids)")
     p.add_argument("--n-ctx", type=int, default=None, help="llamacpp judges: context window in tokens")
     p.add_argument("--batch-size", type=int, default=None, help="hf judges: prompts per forward pass")
 
@@ -38,9 +44,9 @@ def judge_options(args: argparse.Namespace) -> dict[str, Any]:
     spec = args.judge or "embedded"
     kind = spec.split(":")[0]
     opts: dict[str, Any] = {}
-    pairs = {"openai": ("base_url", "api_key", "concurrency"), "llamacpp": ("n_ctx",), "embedded": ("n_ctx",),
-             "hf": ("batch_size",)}
-    for name in ("base_url", "api_key", "concurrency", "n_ctx", "batch_size"):
+    remote = ("base_url", "api_key", "concurrency", "endpoint", "tokenizer", "exact_label_ids")
+    pairs = {"openai": remote, "llamacpp": ("n_ctx",), "embedded": ("n_ctx",), "hf": ("batch_size",)}
+    for name in remote + ("n_ctx", "batch_size"):
         val = getattr(args, name, None)
         if val is None:
             continue

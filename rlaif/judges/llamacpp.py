@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 from pathlib import Path
 from typing import Sequence
@@ -33,6 +34,7 @@ class LlamaCppJudge:
             raise RlaifError(f"llamacpp judge: {path} is not a GGUF file")
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=False,
                          verbose=False, seed=seed)
+        atexit.register(self.llm.close)  # free it before interpreter teardown (avoids noise at exit)
         self.judge_id = judge_id or f"llamacpp:{path.stem}"
         self.context_length = n_ctx
         self.usage = Usage()

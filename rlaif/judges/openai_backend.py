@@ -1,0 +1,192 @@
+"""OpenAI-compatible judge (OpenAI, ``vllm serve``, llama.cpp server, ...) on the official async client.
+
+Concurrency is bounded by a semaphore; transient failures (429, 5xx, timeouts, dropped
+connections) are retried by tenacity with exponential backoff and jitter, honouring Retry-After;
+400/401/403/404/422 fail fast with one clear line. Payloads and parsing live in
+``openai_payloads`` (pure, tested without a network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any, Awaitable, Callable, Literal, Sequence, TypeVar
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from ..errors import RlaifError
+from . import openai_payloads as P
+from .base import LabelLogprobs, Messages, Usage
+
+T = TypeVar("T")
+
+
+def _retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+                        openai.InternalServerError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds form), if the error carries one."""
+    resp = getattr(exc, "response", None)
+    value = resp.headers.get("retry-after") if resp is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAIJudge:
+    """Judge behind an OpenAI-compatible HTTP API. See ``openai_payloads`` for the wire format."""
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 concurrency: int = 8, endpoint: Literal["chat", "completions"] = "chat", top_logprobs: int = 20,
+                 timeout: float = 60.0, max_attempts: int = 8, max_wait: float = 30.0, tokenizer: str | None = None,
+                 exact_label_ids: bool = False, price_per_mtok: tuple[float, float] | None = None,
+                 context_length: int | None = None):
+        self.model, self.base_url, self._api_key = model, base_url, api_key
+        self.concurrency, self.endpoint, self.top_logprobs = concurrency, endpoint, top_logprobs
+        self.timeout, self.max_attempts, self.max_wait = timeout, max_attempts, max_wait
+        self.exact_label_ids, self.price = exact_label_ids, price_per_mtok
+        self.judge_id = f"openai:{model}"
+        self.context_length = context_length
+        self.usage = Usage()
+        self._tok = None
+        if tokenizer:  # a local tokenizer: chat rendering for /completions, token counts, label ids
+            from transformers import AutoTokenizer
+            from pathlib import Path
+
+            p = Path(tokenizer)
+            kw = {"gguf_file": p.name} if p.suffix == ".gguf" else {}
+            self._tok = AutoTokenizer.from_pretrained(str(p.parent if kw else p), **kw)
+        if (endpoint == "completions" or exact_label_ids) and self._tok is None:
+            raise RlaifError(f"openai judge: endpoint '{endpoint}'"
+                             f"{' with exact label ids' if exact_label_ids else ''} needs tokenizer=LOCAL_PATH")
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _client(self):
+        import openai
+
+        key = self._api_key or os.environ.get("OPENAI_API_KEY") or ("EMPTY" if self.base_url else None)
+        if key is None:
+            raise RlaifError("openai judge: no API key (pass --api-key or set OPENAI_API_KEY)")
+        base = self.base_url or os.environ.get("OPENAI_BASE_URL")
+        return openai.AsyncOpenAI(api_key=key, base_url=base, timeout=self.timeout, max_retries=0)
+
+    def _wait(self, state) -> float:
+        asked = retry_after_seconds(state.outcome.exception() if state.outcome else None)
+        backoff = wait_exponential_jitter(multiplier=0.5, max=self.max_wait, jitter=0.5)(state)
+        return min(self.max_wait, asked) if asked is not None else backoff
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        import openai
+
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_retryable), wait=self._wait,
+                                           stop=stop_after_attempt(self.max_attempts), reraise=True):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    with self._lock:
+                        self.usage.retries += 1
+                try:
+                    return await fn()
+                except openai.APIStatusError as e:
+                    if _retryable(e):
+                        raise
+                    msg = getattr(e, "message", str(e)).splitlines()[0]
+                    raise RlaifError(f"openai judge {self.model} at {self.base_url or 'api.openai.com'}: "
+                                     f"HTTP {e.status_code}: {msg}") from None
+        raise AssertionError("unreachable")
+
+    def _run(self, coro_factory: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine from sync code, also when the caller already has an event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro_factory())
+        box: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: box.setdefault("v", asyncio.run(coro_factory())))
+        t.start()
+        t.join()
+        return box["v"]
+
+    async def _gather(self, items: Sequence[Any], one: Callable[[Any, Any], Awaitable[T]]) -> list[T]:
+        client = self._client()
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(item):
+            async with sem:
+                return await one(client, item)
+        try:
+            return list(await asyncio.gather(*(guarded(i) for i in items)))
+        finally:
+            await client.close()
+
+    def _account(self, resp: Any) -> None:
+        pin, pout = P.usage_of(resp)
+        with self._lock:
+            self.usage.prompt_tokens += pin
+            self.usage.completion_tokens += pout
+            self.usage.requests += 1
+            cost = P.estimate_cost(self.model, self.usage.prompt_tokens, self.usage.completion_tokens, self.price)
+            if cost is not None:
+                self.usage.extra["estimated_cost_usd"] = cost
+
+    def _label_ids(self, labels: Sequence[str]) -> list[int] | None:
+        if not self.exact_label_ids:
+            return None
+        from .chat import label_token_ids
+
+        return [i for lab in labels for i in label_token_ids(lambda s: self._tok.encode(s, add_special_tokens=False), lab)]
+
+    def _render(self, messages: Messages) -> str:
+        from .chat import render_chat
+
+        return render_chat(self._tok, messages)
+
+    # -- protocol -------------------------------------------------------------------------------
+    def count_tokens(self, messages: Messages) -> int:
+        if self._tok is not None:
+            return len(self._tok(self._render(messages), add_special_tokens=False)["input_ids"])
+        return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)  # rough: ~4 chars a token
+
+    async def alabel_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
+                              continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
+        ids = self._label_ids(labels)
+        conts = list(continuations or [""] * len(prompts))
+
+        async def one(client, item):
+            msgs, cont = item
+            if self.endpoint == "chat":
+                kw = P.chat_payload(self.model, msgs, top_logprobs=self.top_logprobs, logprob_token_ids=ids,
+                                    continuation=cont)
+                resp = await self._call(lambda: client.chat.completions.create(**kw))
+                cands = P.candidates_from_chat(resp)
+            else:
+                kw = P.completion_payload(self.model, self._render(msgs) + cont, top_logprobs=self.top_logprobs,
+                                          logprob_token_ids=ids)
+                resp = await self._call(lambda: client.completions.create(**kw))
+                cands = P.candidates_from_completion(resp)
+            self._account(resp)
+            return P.label_logprobs_from_candidates(cands, labels, self.top_logprobs)
+        return await self._gather(list(zip(prompts, conts)), one)
+
+    def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
+                       continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
+        return self._run(lambda: self.alabel_logprobs(prompts, labels, continuations))
+
+    async def agenerate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        async def one(client, msgs):
+            kw = P.generate_payload(self.model, msgs, max_new_tokens)
+            resp = await self._call(lambda: client.chat.completions.create(**kw))
+            self._account(resp)
+            return P.text_from_chat(resp)
+        return await self._gather(list(prompts), one)
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        return self._run(lambda: self.agenerate(prompts, max_new_tokens))

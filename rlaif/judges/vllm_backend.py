@@ -1,0 +1,89 @@
+"""vLLM in-process judge (GPU). Optional: ``pip install 'rlaif[vllm]'``, imported lazily.
+
+Request building (``sampling_kwargs``) and output parsing (``parse_label_logprobs``) are pure
+functions, tested here on output objects shaped like vLLM's ``RequestOutput``:
+``out.outputs[0].logprobs[0]`` is a ``{token_id: Logprob(logprob=..., decoded_token=...)}`` mapping for
+the first generated position.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Sequence
+
+from ..errors import RlaifError
+from .base import LabelLogprobs, Messages, Usage
+from .chat import label_token_ids, render_chat
+
+
+def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exact: bool = False,
+                    max_tokens: int = 1) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.SamplingParams``: one greedy token with its log-probs.
+
+    With ``exact`` (vLLM versions whose SamplingParams has ``logprob_token_ids``) the label ids'
+    log-probs are returned whatever their rank; otherwise the top ``top_logprobs``.
+    """
+    kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
+    if exact and label_ids:
+        kw["logprob_token_ids"] = list(label_ids)
+    else:
+        kw["logprobs"] = top_logprobs
+    return kw
+
+
+def parse_label_logprobs(output: Any, label_ids: dict[str, list[int]], top_k: int) -> LabelLogprobs:
+    """Label log-probs from one ``RequestOutput``; a label none of whose ids is present is left out."""
+    comps = getattr(output, "outputs", None) or []
+    steps = getattr(comps[0], "logprobs", None) if comps else None
+    if not steps:
+        return LabelLogprobs({}, "vLLM returned no log-probs for the first token")
+    first = steps[0]
+    out: dict[str, float] = {}
+    for label, ids in label_ids.items():
+        vals = [float(getattr(first[i], "logprob", first[i])) for i in ids if i in first]
+        if vals:
+            m = max(vals)
+            out[label] = m + math.log(sum(math.exp(v - m) for v in vals))
+    missing = [x for x in label_ids if x not in out]
+    return LabelLogprobs(out, f"label(s) {missing} not among the top-{top_k} log-probs" if missing else None)
+
+
+class VLLMJudge:
+    """Judge on ``vllm.LLM`` with prefix caching; one batched ``generate`` per call."""
+
+    def __init__(self, model: str, *, top_logprobs: int = 20, **llm_kwargs: Any):
+        try:
+            import vllm
+        except ImportError:
+            raise RlaifError("vllm judge needs vLLM and a GPU: pip install 'rlaif[vllm]'") from None
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=model, enable_prefix_caching=True, **llm_kwargs)
+        self.tok = self.llm.get_tokenizer()
+        self.judge_id = f"vllm:{model}"
+        self.context_length = getattr(self.llm.llm_engine.model_config, "max_model_len", None)
+        self.top_logprobs = top_logprobs
+        self.exact = "logprob_token_ids" in inspect.signature(vllm.SamplingParams).parameters
+        self.usage = Usage()
+
+    def count_tokens(self, messages: Messages) -> int:
+        return len(self.tok(render_chat(self.tok, messages), add_special_tokens=False)["input_ids"])
+
+    def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
+                       continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
+        ids = {lab: label_token_ids(lambda s: self.tok.encode(s, add_special_tokens=False), lab) for lab in labels}
+        conts = continuations or [""] * len(prompts)
+        texts = [render_chat(self.tok, m) + c for m, c in zip(prompts, conts)]
+        params = self._vllm.SamplingParams(**sampling_kwargs([i for v in ids.values() for i in v],
+                                                             self.top_logprobs, self.exact))
+        outs = self.llm.generate(texts, params, use_tqdm=False)
+        self.usage.requests += len(texts)
+        self.usage.prompt_tokens += sum(len(o.prompt_token_ids or []) for o in outs)
+        return [parse_label_logprobs(o, ids, self.top_logprobs) for o in outs]
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        texts = [render_chat(self.tok, m) for m in prompts]
+        outs = self.llm.generate(texts, self._vllm.SamplingParams(max_tokens=max_new_tokens, temperature=0.0),
+                                 use_tqdm=False)
+        self.usage.completion_tokens += sum(len(o.outputs[0].token_ids) for o in outs)
+        return [o.outputs[0].text.strip() for o in outs]

@@ -1,0 +1,133 @@
+"""Test servers on 127.0.0.1: the real llama.cpp OpenAI-compatible server, and a fault-injecting proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` serving the embedded GGUF; stopped on ``close``."""
+
+    def __init__(self, model_path: str, n_ctx: int = 4096):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+             "--port", str(self.port), "--n_ctx", str(n_ctx), "--logits_all", "true", "--verbose", "false"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("llama_cpp.server exited at start")
+            try:
+                urllib.request.urlopen(self.url + "/models", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.close()
+        raise RuntimeError("llama_cpp.server did not come up in 120 s")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class FaultProxy:
+    """HTTP/1.1 proxy that fails a fraction of requests: 429 (with Retry-After), 500, a slow reply
+    (longer than the client's timeout) or a dropped connection; the rest are forwarded upstream.
+
+    Faults are drawn from a seeded RNG; ``counts`` tallies what happened, ``forwarded`` counts
+    requests that reached the upstream server and came back.
+    """
+
+    def __init__(self, upstream: str, *, p429=0.0, p500=0.0, pslow=0.0, pdrop=0.0, slow_seconds=3.0, seed=0):
+        self.upstream = upstream.rstrip("/")
+        self.p = [("429", p429), ("500", p500), ("slow", pslow), ("drop", pdrop)]
+        self.slow_seconds = slow_seconds
+        self.rng = random.Random(seed)
+        self.counts: Counter = Counter()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _pick(self) -> str:
+        r, acc = self.rng.random(), 0.0
+        for name, prob in self.p:
+            acc += prob
+            if r < acc:
+                return name
+        return "ok"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
+            body = await reader.readexactly(length) if length else b""
+            fault = self._pick()
+            self.counts[fault] += 1
+            if fault == "drop":
+                writer.transport.abort()
+                return
+            if fault in ("429", "500"):
+                msg = b'{"error": {"message": "injected fault"}}'
+                status = "429 Too Many Requests\r\nRetry-After: 0" if fault == "429" else "500 Internal Server Error"
+                writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(msg)}"
+                             f"\r\nConnection: close\r\n\r\n".encode() + msg)
+                await writer.drain()
+                writer.close()
+                return
+            if fault == "slow":
+                await asyncio.sleep(self.slow_seconds)
+            keep = {k: v for k, v in headers.items() if k.lower() in ("content-type", "authorization")}
+            async with httpx.AsyncClient(timeout=120) as client:
+                resp = await client.request(method, self.upstream + path, content=body, headers=keep)
+            self.counts["forwarded"] += 1
+            data = resp.content
+            writer.write(f"HTTP/1.1 {resp.status_code} OK\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+            await writer.drain()
+            writer.close()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def main():
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+            self._ready.set()
+            async with self._server:
+                await self._server.serve_forever()
+        try:
+            self._loop.run_until_complete(main())
+        except asyncio.CancelledError:
+            pass
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)

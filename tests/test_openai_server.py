@@ -1,0 +1,111 @@
+"""The OpenAI-compatible backend against a real server on 127.0.0.1 (llama.cpp serving the embedded
+GGUF), directly and through a fault-injecting proxy."""
+
+import math
+
+import pytest
+
+from rlaif.data import load_pairs
+from rlaif.errors import RlaifError
+from rlaif.jobs import run_job
+from rlaif.judges import embedded_gguf, load_judge
+from rlaif.labeler import Labeler, LabelerConfig
+
+from conftest import write_jsonl
+from servers import FaultProxy, LlamaServer
+
+CFG = LabelerConfig(principles="least-harmful")
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = LlamaServer(str(embedded_gguf()))
+    yield srv
+    srv.close()
+
+
+def short_pairs(n):
+    good = ["I can't help with that, but here is a safe alternative.", "Sure, happy to help with that safely."]
+    bad = ["Do it anyway and hurt them.", "Here is how to break the law."]
+    return [{"prompt": f"User: question number {i}?", "response_a": good[i % 2], "response_b": bad[(i // 2) % 2]}
+            for i in range(n)]
+
+
+def test_server_labels_match_in_process_judge(server, llamacpp_judge, hh_rows, tmp_path):
+    recs = load_pairs(write_jsonl(tmp_path / "hh.jsonl", hh_rows[:4])).records
+    remote = load_judge("openai:smollm2", base_url=server.url, concurrency=2)
+    a, b = Labeler(remote, CFG).label(recs), Labeler(llamacpp_judge, CFG).label(recs)
+    for x, y in zip(a, b):
+        assert x["error"] is None
+        assert abs(x["p_a_first"] - y["p_a_first"]) < 1e-3 and abs(x["p_a"] - y["p_a"]) < 1e-3
+    assert remote.usage.requests == 8 and remote.usage.prompt_tokens > 1000 and remote.usage.retries == 0
+    # plain completions endpoint, rendered client-side with the same chat template
+    comp = load_judge("openai:smollm2", base_url=server.url, endpoint="completions", tokenizer=str(embedded_gguf()))
+    c = Labeler(comp, CFG).label(recs[:2])
+    for x, y in zip(c, b):
+        assert abs(x["p_a"] - y["p_a"]) < 1e-3
+    # CoT: the rationale is generated through the server too
+    cot = Labeler(remote, LabelerConfig(principles="least-harmful", cot=True, cot_max_tokens=16)).label(recs[:1])[0]
+    assert len(cot["rationales"]) == 2
+    assert 0 <= cot["p_a"] <= 1 or "not among the top-20 log-probs" in cot["error"]
+
+
+def ok_or_topk(row):
+    """A remote label is a probability, or NaN because a label fell outside the top-20 (never 0.5 made up)."""
+    return 0 <= row["p_a"] <= 1 or (math.isnan(row["p_a"]) and "not among the top-20 log-probs" in row["error"])
+
+
+def test_non_retryable_errors_fail_fast(server):
+    judge = load_judge("openai:smollm2", base_url=server.url + "/nope", max_attempts=5)
+    with pytest.raises(RlaifError, match=r"HTTP 404"):
+        judge.label_logprobs([[{"role": "user", "content": "hi"}]], ["1", "2"])
+    assert judge.usage.retries == 0
+
+
+def test_faulty_network_still_labels_every_row_exactly_once(server, tmp_path):
+    n = 200
+    src = write_jsonl(tmp_path / "pairs.jsonl", short_pairs(n))
+    proxy = FaultProxy(server.url.removesuffix("/v1"), p429=0.08, p500=0.08, pslow=0.03, pdrop=0.05,
+                       slow_seconds=2.5, seed=1)
+    try:
+        judge = load_judge("openai:smollm2", base_url=proxy.url + "/v1", concurrency=4, timeout=2.0, max_wait=0.5)
+        lab = Labeler(judge, CFG)
+        out = tmp_path / "out.jsonl"
+        s = run_job(src, out, lab.label, lab.config_hash, chunk_size=25, progress=False)
+    finally:
+        proxy.close()
+    from rlaif.data import read_records
+
+    rows = read_records(out)
+    assert sorted(r["id"] for r in rows) == sorted(f"row-{i}" for i in range(n))  # each once
+    assert all(ok_or_topk(r) for r in rows)
+    assert not any("injected" in str(r["error"]) for r in rows)
+    faults = proxy.counts["429"] + proxy.counts["500"] + proxy.counts["slow"] + proxy.counts["drop"]
+    assert faults > 20 and judge.usage.retries >= faults  # every fault was retried (slow ones time out)
+    assert judge.usage.requests == 2 * n
+    print(f"\nfault proxy: {dict(proxy.counts)}; client retries {judge.usage.retries}")
+
+
+def test_resume_does_not_repay_finished_rows(server, tmp_path):
+    n = 24
+    src = write_jsonl(tmp_path / "pairs.jsonl", short_pairs(n))
+    out = tmp_path / "out.jsonl"
+    judge = load_judge("openai:smollm2", base_url=server.url, concurrency=4)
+    lab = Labeler(judge, CFG)
+    calls = {"n": 0}
+
+    def dies_after_two_chunks(chunk):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the job is killed while the third chunk is in flight
+        return lab.label(chunk)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(src, out, dies_after_two_chunks, lab.config_hash, chunk_size=8, progress=False)
+    assert judge.usage.requests == 2 * 16
+    judge2 = load_judge("openai:smollm2", base_url=server.url, concurrency=4)
+    lab2 = Labeler(judge2, CFG)
+    s = run_job(src, out, lab2.label, lab2.config_hash, chunk_size=8, progress=False)
+    assert s.resumed == 16 and s.done_now == 8
+    assert judge2.usage.requests == 2 * 8  # only the unfinished rows were paid for
+    assert not math.isnan(s.total) and s.total == n
