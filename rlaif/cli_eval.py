@@ -60,3 +60,56 @@ def _calibrate(args: argparse.Namespace) -> int:
 
         Path(args.output[:-5] + ".report.json").write_text(dumps(report))
     return 0
+
+
+@command("score", "rate single responses 1-10 with the judge (direct RLAIF); writes score, reward in [-1, 1]")
+def _score_args(p: argparse.ArgumentParser) -> None:
+    from .cli import add_judge_args
+
+    p.add_argument("input", help="rows with prompt and response (or completion): .jsonl, .parquet, .csv, dataset")
+    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
+    p.add_argument("--constitution", default="helpful", help="constitution whose principles are the criteria")
+    p.add_argument("--template", default="score", help="rating template")
+    p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N rows")
+    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
+    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
+    p.add_argument("--skip-invalid", action="store_true", help="write bad rows with the reason and go on")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_judge_args(p)
+
+
+@_score_args.run
+def _score(args: argparse.Namespace) -> int:
+    import hashlib
+    import json
+
+    from .cli import judge_options
+    from .constitutions import load_constitution
+    from .data import normalise_single
+    from .jobs import run_job
+    from .judges import load_judge
+    from .scorer import Scorer, ScorerConfig
+
+    cfg = ScorerConfig(constitution=args.constitution, template=args.template, max_prompt_tokens=args.max_prompt_tokens)
+    load_constitution(cfg.constitution)
+    scorer = Scorer(load_judge(args.judge, **judge_options(args)), cfg)
+    chash = hashlib.sha256(json.dumps([cfg.model_dump(), scorer.judge.judge_id, scorer.template_tag, scorer.text,
+                                       scorer.criteria], sort_keys=True).encode()).hexdigest()[:16]
+    meta = {"judge": scorer.judge.judge_id, "constitution": scorer.constitution.name,
+            "template": scorer.template_tag, "config_hash": chash}
+
+    def process(rows):
+        res = scorer.score([(r["prompt"], r["response"]) for r in rows])
+        return [{**r, **x, **meta} for r, x in zip(rows, res)]
+
+    def invalid_row(rid, msg):
+        return {"id": rid, "prompt": "", "response": "", "score": None, "reward": None, "probs": None,
+                "entropy": None, "truncated": False, "error": f"invalid input: {msg}", **meta}
+
+    summary = run_job(args.input, args.output, process, chash, limit=args.limit, split=args.split,
+                      chunk_size=args.chunk_size, skip_invalid=args.skip_invalid, invalid_row=invalid_row,
+                      progress=not args.no_progress, desc="scoring", normalise=normalise_single)
+    lines = [x.replace("NaN labels", "unscored rows") for x in summary.lines()]
+    print("\n".join(lines))
+    return 0

@@ -209,8 +209,24 @@ def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tup
         raise RlaifError(f"{path}: unknown input format '{suffix}' (use .jsonl, .parquet, .csv or a saved dataset)")
 
 
-def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None = None) -> LoadResult:
-    """Load up to ``limit`` rows of ``path`` as pair records; bad rows go to ``invalid`` with a reason."""
+def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
+    """A single-response record for scoring: ``id, prompt, response`` (``completion`` is accepted for
+    ``response``; either may be a conversational message list)."""
+    rid = row.get("id")
+    rid = str(rid) if rid is not None and not (isinstance(rid, float) and math.isnan(rid)) else f"row-{index}"
+    prompt = row.get("prompt")
+    prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
+    key = "response" if "response" in row or "completion" not in row else "completion"
+    resp = row.get(key)
+    if _is_messages(resp):
+        resp = resp[-1].get("content") if len(resp) else None
+    return {"id": rid, "prompt": prompt, "response": _text(resp, loc, key)}
+
+
+def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None = None,
+               normalise=normalise_row) -> LoadResult:
+    """Load up to ``limit`` rows of ``path`` as pair records (or, with ``normalise=normalise_single``,
+    single-response records); bad rows go to ``invalid`` with a reason."""
     out = LoadResult()
     seen: dict[str, str] = {}
     for index, (loc, row) in enumerate(iter_source_rows(path, split)):
@@ -219,7 +235,7 @@ def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None 
         try:
             if isinstance(row, Exception):
                 raise row
-            rec = normalise_row(row, index, loc)
+            rec = normalise(row, index, loc)
             if rec["id"] in seen:
                 raise ValueError(f"{loc} field 'id' = {rec['id']!r} repeats {seen[rec['id']]}")
             seen[rec["id"]] = loc

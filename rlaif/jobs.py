@@ -39,7 +39,7 @@ class JobSummary:
 
     def lines(self) -> list[str]:
         rate = self.done_now / self.seconds if self.seconds > 0 else float("nan")
-        out = [f"rows: {self.total} ({self.resumed} resumed from an earlier run, {self.done_now} labelled now, "
+        out = [f"rows: {self.total} ({self.resumed} resumed from an earlier run, {self.done_now} done now, "
                f"{self.invalid} invalid input rows)",
                f"rate: {rate:.2f} rows/s over {self.seconds:.1f}s"]
         if self.consistency_known:
@@ -75,14 +75,14 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
             config_hash: str, *, limit: int | None = None, split: str | None = None, chunk_size: int = 8,
             skip_invalid: bool = False, invalid_row: Callable[[str, str], dict] | None = None,
             usage: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
-            desc: str = "labelling") -> JobSummary:
+            desc: str = "labelling", normalise: Callable | None = None) -> JobSummary:
     """Run ``process`` over the pair records of ``input_path`` in chunks, resumably; see module doc."""
     output = Path(output)
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise RlaifError(f"{output}: output must end in .jsonl or .parquet")
     if not output.parent.exists():
         raise RlaifError(f"{output}: folder {output.parent} does not exist")
-    loaded = load_pairs(input_path, limit=limit, split=split)
+    loaded = load_pairs(input_path, limit=limit, split=split, **({"normalise": normalise} if normalise else {}))
     if loaded.invalid and not skip_invalid:
         n = len(loaded.invalid)
         raise RlaifError(f"{loaded.invalid[0][1]}" + (f" (and {n - 1} more bad rows)" if n > 1 else "")
@@ -127,8 +127,9 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
         final = sorted(done, key=lambda r: order.get(r["id"], len(order)))
         write_atomic(output, final)
         work.unlink()
+    key = "p_a" if "p_a" in (done[0] if done else {"p_a": 0}) else "reward"
     for r in done:
-        p = r.get("p_a")
+        p = r.get(key)
         if p is None or (isinstance(p, float) and math.isnan(p)):
             summary.nan += 1
             reason = str(r.get("error") or "unknown")

@@ -1,0 +1,87 @@
+"""Judge rewards inside training loops: TRL's reward-function contract and OpenRLHF's ``reward_func``.
+
+TRL (GRPO/RLOO/online DPO) calls ``fn(prompts=..., completions=..., **kwargs) -> list[float | None]``;
+prompts/completions are strings, or conversational message lists. ``None`` marks a completion the
+judge could not score (TRL turns it into NaN and ignores it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any, Sequence
+
+from .data import flatten_messages
+from .judges import load_judge
+from .scorer import Scorer, ScorerConfig
+
+
+def _text(x: Any) -> str:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (list, tuple)) and all(isinstance(m, dict) for m in x):
+        if len(x) == 1 and x[0].get("role") == "assistant":
+            return str(x[0].get("content", ""))
+        return flatten_messages(x)
+    return str(x)
+
+
+class JudgeReward:
+    """A TRL reward function backed by a judge; identical (prompt, completion) pairs are scored once.
+
+    ``JudgeReward(judge=None)`` uses the embedded judge. ``batch_size`` completions go to the judge
+    per call. The function's ``__name__`` (used by TRL in its logs) is ``rlaif_judge_reward``.
+    """
+
+    __name__ = "rlaif_judge_reward"
+
+    def __init__(self, judge: Any = None, config: ScorerConfig | None = None, batch_size: int = 32,
+                 cache_size: int = 100_000):
+        self.scorer = Scorer(judge if judge is not None and not isinstance(judge, str) else load_judge(judge), config)
+        self.batch_size, self.cache_size = batch_size, cache_size
+        self.cache: dict[str, float | None] = {}
+        self.calls = 0  # judge calls made (a batch counts once)
+
+    @staticmethod
+    def _key(prompt: str, completion: str) -> str:
+        return hashlib.sha256(f"{prompt}\x1f{completion}".encode()).hexdigest()
+
+    def rewards(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float | None]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        pairs = [(_text(p), _text(c)) for p, c in zip(prompts, completions)]
+        keys = [self._key(p, c) for p, c in pairs]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        by_key = dict(zip(keys, pairs))
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s:s + self.batch_size]
+            self.calls += 1
+            for k, res in zip(chunk, self.scorer.score([by_key[k] for k in chunk])):
+                if len(self.cache) >= self.cache_size:
+                    self.cache.pop(next(iter(self.cache)))
+                self.cache[k] = res["reward"]
+        return [self.cache[k] for k in keys]
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        return self.rewards(prompts, completions)
+
+
+class AsyncJudgeReward(JudgeReward):
+    """The same reward as an async callable (TRL runs async reward functions concurrently)."""
+
+    __name__ = "rlaif_judge_reward_async"
+
+    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        return await asyncio.to_thread(self.rewards, prompts, completions)
+
+
+def openrlhf_rewards(reward: JudgeReward, queries: Sequence[str], prompts: Sequence[str]) -> dict[str, Any]:
+    """OpenRLHF's remote reward contract: queries are prompt + response; returns rewards, scores in
+    [0, 1] (for dynamic filtering) and extra logs. Unscorable rows get reward 0 and are counted."""
+    import torch
+
+    responses = [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
+    raw = reward.rewards(list(prompts), responses)
+    r = torch.tensor([0.0 if x is None else x for x in raw], dtype=torch.float32)
+    return {"rewards": r, "scores": (r + 1) / 2,
+            "extra_logs": {"judge_unscored": torch.tensor(float(sum(x is None for x in raw)))}}

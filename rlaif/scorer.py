@@ -1,0 +1,147 @@
+"""Direct RLAIF: the judge rates a single response 1-10; the expected score becomes a reward.
+
+RLAIF §2.2.2 (Lee et al. 2023): s(y|x) = Σ_{i=1..10} i · P(i | x, y), with P renormalised over the
+ten scores, and the reward r = (s - 5.5) / 4.5, which maps [1, 10] linearly onto [-1, 1].
+
+"10" may be one token or two ("1" then "0"). The score distribution is assembled from two
+next-token queries: the first token (P("1"), ..., P("9"), and P("10") where "10" is one token) and
+the token after a "1" (P("0" | "1"), and P(any digit | "1")):
+    P(score 10) = P("10") + P("1") · P("0" | "1")
+    P(score 1)  = P("1") · (1 - Σ_d P(d | "1"))      (a "1" not followed by a digit)
+Digits the backend did not return (e.g. outside a remote API's top-k) count as zero mass; a row
+where no score token was seen gets ``None`` with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from pydantic import BaseModel, Field
+
+from .constitutions import load_constitution
+from .errors import RlaifError
+from .judges.base import JudgeBackend, Messages
+from .prefs import expected_score
+from .resources import resource_dir
+
+SCORES = torch.arange(1, 11, dtype=torch.float64)
+FIRST = [str(i) for i in range(1, 10)]
+DIGITS = [str(i) for i in range(10)]
+
+
+def score_distribution(first: torch.Tensor, ten_token: torch.Tensor, after_one: torch.Tensor) -> torch.Tensor:
+    """Unnormalised mass of each score 1..10 from next-token probabilities.
+
+    ``first``: (n, 9) P("1")..P("9") as the first token; ``ten_token``: (n,) P("10") as one token
+    (0 where the tokenizer has no such token); ``after_one``: (n, 10) P("0")..P("9") after "1".
+    Returns (n, 10) masses for scores 1..10 (see the module docstring for the formulas).
+    """
+    p1 = first[:, 0]
+    mass = torch.empty(first.shape[0], 10, dtype=first.dtype)
+    mass[:, 0] = p1 * (1 - after_one.sum(-1)).clamp_min(0)
+    mass[:, 1:9] = first[:, 1:]
+    mass[:, 9] = ten_token + p1 * after_one[:, 0]
+    return mass
+
+
+def reward_from_score(s: torch.Tensor) -> torch.Tensor:
+    """r = (s - 5.5) / 4.5: score 1 -> -1, 10 -> +1. Shapes (...,) -> (...,)."""
+    return (s - 5.5) / 4.5
+
+
+class ScorerConfig(BaseModel):
+    constitution: str = Field("helpful", description="Constitution whose principles are the rating criteria.")
+    template: str = Field("score", description="Rating template name in prompts/ or a YAML path.")
+    max_prompt_tokens: int | None = Field(None, ge=64, description="Cut longer contexts from the left.")
+
+
+class Scorer:
+    """Rates (prompt, response) pairs; ``score`` returns one dict per item with the reward."""
+
+    def __init__(self, judge: JudgeBackend, config: ScorerConfig | None = None):
+        self.judge = judge
+        self.cfg = config or ScorerConfig()
+        self.constitution = load_constitution(self.cfg.constitution)
+        path = Path(self.cfg.template)
+        if path.suffix not in (".yaml", ".yml"):
+            path = resource_dir("prompts") / f"{self.cfg.template}.yaml"
+        if not path.exists():
+            raise RlaifError(f"unknown score template '{self.cfg.template}'")
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.template_tag = f"{meta['name']}@{meta['version']}"
+        self.system = meta.get("system") or self.constitution.preamble
+        self.text = (path.parent / meta["template_file"]).read_text(encoding="utf-8")
+        self.criteria = "\n".join(f"- {p.text}" for p in self.constitution.principles)
+        self._ten_single: bool | None = None
+
+    def messages(self, prompt: str, response: str) -> Messages:
+        body = self.text.format(criteria=self.criteria, context=prompt, response=response)
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": body}]
+
+    def _fit(self, prompt: str, response: str) -> tuple[Messages, bool]:
+        budget = self.cfg.max_prompt_tokens or (self.judge.context_length - 16 if self.judge.context_length else None)
+        msgs = self.messages(prompt, response)
+        if budget is None or self.judge.count_tokens(msgs) <= budget:
+            return msgs, False
+        lo, hi = 0, len(prompt)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.judge.count_tokens(self.messages("[...] " + prompt[mid:], response)) <= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo >= len(prompt) and self.judge.count_tokens(self.messages("[...] ", response)) > budget:
+            raise ValueError(f"the response alone exceeds the judge's prompt budget of {budget} tokens")
+        return self.messages("[...] " + prompt[lo:], response), True
+
+    def _first_labels(self) -> list[str]:
+        """Score tokens for the first position; "10" is included when the judge has it as one token."""
+        if self._ten_single is None:
+            try:
+                self.judge.label_logprobs([[{"role": "user", "content": "10"}]], ["10"])
+                self._ten_single = True
+            except RlaifError:
+                self._ten_single = False
+        return FIRST + (["10"] if self._ten_single else [])
+
+    def score(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Score (prompt, response) pairs. Each result has score, reward, probs (10), entropy,
+        truncated and error; score/reward are None (with error) when the judge gave no score token."""
+        out: list[dict[str, Any]] = [{"score": None, "reward": None, "probs": None, "entropy": None,
+                                      "truncated": False, "error": None} for _ in items]
+        todo, prompts = [], []
+        for i, (prompt, response) in enumerate(items):
+            if not str(response).strip():
+                out[i]["error"] = "empty response"
+                continue
+            try:
+                msgs, out[i]["truncated"] = self._fit(prompt, response)
+            except ValueError as e:
+                out[i]["error"] = str(e)
+                continue
+            todo.append(i)
+            prompts.append(msgs)
+        if not todo:
+            return out
+        labels = self._first_labels()
+        first = self.judge.label_logprobs(prompts, labels)
+        second = self.judge.label_logprobs(prompts, DIGITS, continuations=["1"] * len(prompts))
+        exp = lambda d, k: math.exp(d[k]) if k in d else 0.0  # noqa: E731
+        f = torch.tensor([[exp(r.logprobs, k) for k in FIRST] for r in first], dtype=torch.float64)
+        ten = torch.tensor([exp(r.logprobs, "10") for r in first], dtype=torch.float64)
+        a1 = torch.tensor([[exp(r.logprobs, d) for d in DIGITS] for r in second], dtype=torch.float64)
+        mass = score_distribution(f, ten, a1)
+        total = mass.sum(-1)
+        probs, s, h = expected_score(torch.log(mass), SCORES)
+        r = reward_from_score(s)
+        for j, i in enumerate(todo):
+            if total[j] <= 0:
+                out[i]["error"] = f"no score token returned by the judge ({first[j].missing_reason or 'zero mass'})"
+                continue
+            out[i].update(score=float(s[j]), reward=float(r[j]), probs=[float(x) for x in probs[j]],
+                          entropy=float(h[j]))
+        return out
