@@ -185,7 +185,7 @@ def import_optional_commands() -> None:
     """Modules that register more subcommands (kept out of this file to keep it small)."""
     import importlib
 
-    for mod in ("rlaif.cli_eval",):
+    for mod in ("rlaif.cli_eval", "rlaif.cli_train"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -1,0 +1,133 @@
+"""Training subcommands: train-rm, eval-rm, export-dpo, train-dpo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .cli import command
+
+
+@command("train-rm", "train a distilled reward model on soft labels (soft Bradley-Terry loss)")
+def _train_rm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labels", help="label records from 'rlaif label'")
+    p.add_argument("--base", required=True, help="local model dir or GGUF ('embedded' for SmolLM2-135M)")
+    p.add_argument("-o", "--output", required=True, help="directory for the reward model")
+    p.add_argument("--label-source", choices=["ai", "human"], default="ai", help="AI soft labels or human labels")
+    p.add_argument("--min-confidence", type=float, default=0.0, help="keep AI pairs with |2p-1| >= this")
+    p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out share")
+    p.add_argument("--max-length", type=int, default=384, help="tokens per prompt+response")
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lora", action="store_true", help="train a LoRA adapter (merged when saved)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _base(path: str) -> str:
+    if path == "embedded":
+        from .judges import embedded_gguf
+
+        return str(embedded_gguf())
+    return path
+
+
+@_train_rm_args.run
+def _train_rm(args: argparse.Namespace) -> int:
+    from .data import read_records
+    from .reward_model import RMConfig, train_reward_model
+
+    cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
+                   max_length=args.max_length, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                   lora=args.lora, seed=args.seed)
+    m = train_reward_model(read_records(args.labels), _base(args.base), args.output, cfg)
+    print(json.dumps({k: v for k, v in m.items() if not k.endswith(("runtime", "per_second"))}, indent=2))
+    return 0
+
+
+@command("eval-rm", "pairwise accuracy of a reward model against human labels, with a 95% interval")
+def _eval_rm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dir", help="reward model directory from 'rlaif train-rm'")
+    p.add_argument("pairs", help="pairs with human labels (any 'rlaif label' input, or label records)")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--ids", default=None, help="file of ids (one per line) to evaluate on, e.g. a held-out split")
+
+
+@_eval_rm_args.run
+def _eval_rm(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import metrics as M
+    from .data import load_pairs
+    from .errors import RlaifError
+    from .reward_model import RewardModelScorer
+
+    recs = [r for r in load_pairs(args.pairs, limit=args.limit).records if r["human_label"] in (0.0, 1.0)]
+    if args.ids:
+        keep = set(open(args.ids).read().split())
+        recs = [r for r in recs if r["id"] in keep]
+    if not recs:
+        raise RlaifError(f"{args.pairs}: no pairs with human labels to evaluate on")
+    rm = RewardModelScorer(args.model_dir)
+    ra = np.array(rm.scores([r["prompt"] for r in recs], [r["response_a"] for r in recs]))
+    rb = np.array(rm.scores([r["prompt"] for r in recs], [r["response_b"] for r in recs]))
+    p = np.where(ra == rb, 0.5, (ra > rb).astype(float))
+    y = np.array([r["human_label"] for r in recs])
+    acc, ci = M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
+    print(f"pairwise accuracy vs human labels: {acc:.3f} (95% CI {ci[0]:.3f}-{ci[1]:.3f}) on {len(recs)} pairs")
+    return 0
+
+
+@command("export-dpo", "write a TRL preference dataset oriented by the AI labels (with soft probabilities)")
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labels", help="label records from 'rlaif label'")
+    p.add_argument("-o", "--output", required=True, help=".jsonl or .parquet")
+    p.add_argument("--min-confidence", type=float, default=0.0, help="keep pairs with |2p-1| >= this")
+
+
+@_export_args.run
+def _export(args: argparse.Namespace) -> int:
+    from .data import read_records, write_atomic
+    from .dpo import export_rows
+
+    recs = read_records(args.labels)
+    rows = export_rows(recs, args.min_confidence)
+    write_atomic(args.output, rows)
+    print(f"wrote {len(rows)} of {len(recs)} pairs to {args.output} (dropped: unlabelled, ties, "
+          f"confidence below {args.min_confidence})")
+    return 0
+
+
+@command("train-dpo", "DPO on an exported dataset: soft per-example targets (default) or plain")
+def _train_dpo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="rows from 'rlaif export-dpo'")
+    p.add_argument("--base", required=True, help="policy: local causal LM dir or GGUF ('embedded')")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--loss", choices=["soft", "hard"], default="soft", help="soft target p_chosen, or plain DPO (p=1)")
+    p.add_argument("--beta", type=float, default=0.1)
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--lora", action="store_true", help="LoRA; the reference is the base with the adapter disabled")
+
+
+@_train_dpo_args.run
+def _train_dpo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .data import read_records
+    from .dpo import DPOConfig, train_dpo
+
+    base = Path(_base(args.base))
+    kw = {"gguf_file": base.name} if base.suffix == ".gguf" else {}
+    path = str(base.parent if kw else base)
+    tok = AutoTokenizer.from_pretrained(path, **kw)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
+    cfg = DPOConfig(loss=args.loss, beta=args.beta, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                    max_length=args.max_length, lora=args.lora)
+    print(json.dumps(train_dpo(read_records(args.data), model, tok, args.output, cfg), indent=2))
+    return 0

@@ -1,0 +1,97 @@
+"""Soft labels to training: losses, the distilled reward model and soft-target DPO on tiny in-process models."""
+
+import copy
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rlaif.dpo import DPOConfig, export_rows, implicit_reward_accuracy, train_dpo
+from rlaif.losses import soft_bt_loss, soft_dpo_loss
+from rlaif.reward_model import RewardModelScorer, RMConfig, train_reward_model, training_pairs
+
+
+def test_soft_loss_reduces_to_hard_and_is_symmetric():
+    r_a, r_b = torch.randn(16), torch.randn(16)
+    assert torch.allclose(soft_bt_loss(r_a, r_b, torch.ones(16)), -F.logsigmoid(r_a - r_b))
+    assert torch.allclose(soft_bt_loss(r_a, r_b, torch.zeros(16)), -F.logsigmoid(r_b - r_a))
+    p = torch.rand(16)
+    assert torch.allclose(soft_bt_loss(r_a, r_b, p), soft_bt_loss(r_b, r_a, 1 - p))
+    # DPO: p = 1 is the standard sigmoid DPO loss -log σ(βΔ)
+    pa, pb, ra, rb = torch.randn(4, 16)
+    delta = (pa - ra) - (pb - rb)
+    assert torch.allclose(soft_dpo_loss(pa, pb, ra, rb, torch.ones(16), 0.1), -F.logsigmoid(0.1 * delta))
+    assert torch.allclose(soft_dpo_loss(pa, pb, ra, rb, p, 0.1), soft_dpo_loss(pb, pa, rb, ra, 1 - p, 0.1))
+    # a 0.55 and a 0.98 do not train the same: the optimum margin is logit(p)
+    d = torch.linspace(-6, 6, 2001)
+    for target in (0.55, 0.98):
+        best = d[soft_bt_loss(d, torch.zeros_like(d), torch.full_like(d, target)).argmin()]
+        assert float(best) == pytest.approx(float(torch.logit(torch.tensor(target))), abs=0.01)
+
+
+def synthetic_records(n=40, seed=0):
+    rng = random.Random(seed)
+    good = ["This is a great and kind answer.", "A great, helpful and kind reply."]
+    bad = ["This is an awful rude answer.", "An awful, rude and useless reply."]
+    recs = []
+    for i in range(n):
+        a_good = rng.random() < 0.5
+        g, b = rng.choice(good), rng.choice(bad)
+        p = rng.choice([0.9, 0.75, 0.6])
+        recs.append({"id": str(i), "prompt": f"User: question {i}", "response_a": g if a_good else b,
+                     "response_b": b if a_good else g, "p_a": p if a_good else 1 - p,
+                     "human_label": 1.0 if a_good else 0.0, "judge": "j", "constitution": "c", "template": "t"})
+    return recs
+
+
+@pytest.fixture
+def tiny_cls(smol_tokenizer):
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(smol_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, num_labels=1, pad_token_id=smol_tokenizer.pad_token_id)
+    return LlamaForSequenceClassification(cfg)
+
+
+def test_reward_model_trains_saves_and_reloads(tiny_cls, smol_tokenizer, tmp_path):
+    recs = synthetic_records()
+    assert len(training_pairs(recs, "ai", min_confidence=0.4)) < len(recs)  # filtering drops the 0.6/0.4 pairs
+    m = train_reward_model(recs, "unused", tmp_path / "rm", RMConfig(epochs=8, lr=3e-3, eval_fraction=0.25, batch_size=8),
+                           model=tiny_cls, tokenizer=smol_tokenizer)
+    assert m["train_loss"] < m["train_before_loss"]
+    assert m["train_pair_accuracy"] >= 0.8 and m["eval_pair_accuracy"] >= 0.7
+    scorer = RewardModelScorer(tmp_path / "rm")
+    s = scorer.scores(["User: q", "User: q"], ["A great, helpful and kind reply.", "An awful, rude and useless reply."])
+    assert s[0] > s[1]
+    assert scorer(prompts=["User: q"], completions=[[{"role": "assistant", "content": "A great, helpful and kind reply."}]]) \
+        == pytest.approx([s[0]], abs=1e-5)
+
+
+def test_export_dpo_orients_and_filters():
+    recs = [{"id": "1", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.8, "human_label": 0.0},
+            {"id": "2", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.3, "human_label": 0.0},
+            {"id": "3", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.55, "human_label": None},
+            {"id": "4", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": float("nan"), "human_label": 1.0},
+            {"id": "5", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.5, "human_label": 1.0}]
+    rows = export_rows(recs, min_confidence=0.2)
+    assert [(r["id"], r["chosen"], r["rejected"]) for r in rows] == [("1", "A", "B"), ("2", "B", "A")]
+    assert rows[0]["p_chosen"] == 0.8 and rows[1]["p_chosen"] == pytest.approx(0.7)
+    assert rows[0]["human_agrees"] is False and rows[1]["human_agrees"] is True
+    assert [r["id"] for r in export_rows(recs)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("loss", ["soft", "hard"])
+def test_soft_dpo_runs_and_implicit_reward_accuracy_rises(tiny_lm, smol_tokenizer, tmp_path, loss):
+    rows = export_rows(synthetic_records(16))
+    policy = copy.deepcopy(tiny_lm)
+    m = train_dpo(rows, policy, smol_tokenizer, tmp_path / loss,
+                  DPOConfig(loss=loss, beta=0.5, epochs=6, lr=3e-3, batch_size=8))
+    assert m["implicit_reward_accuracy_before"] == pytest.approx(0.5, abs=0.5)
+    assert m["implicit_reward_accuracy_after"] > max(0.75, m["implicit_reward_accuracy_before"])
+    assert m["last_loss"] < m["first_loss"]
+    from transformers import AutoModelForCausalLM
+
+    again = AutoModelForCausalLM.from_pretrained(str(tmp_path / loss))
+    assert implicit_reward_accuracy(again, tiny_lm, smol_tokenizer, rows) == m["implicit_reward_accuracy_after"]
