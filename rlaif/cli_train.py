@@ -45,7 +45,7 @@ def _train_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("eval-rm", "pairwise accuracy of a reward model against human labels, with a 95% interval")
+@command("eval-rm", "pairwise accuracy of a reward model against human labels, with a 95%% interval")
 def _eval_rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help="reward model directory from 'rlaif train-rm'")
     p.add_argument("pairs", help="pairs with human labels (any 'rlaif label' input, or label records)")

@@ -106,3 +106,29 @@ def test_bad_input_is_one_line_and_skip_invalid_keeps_going(tmp_path):
 def test_judges_lists_kinds():
     out = rlaif("judges").stdout
     assert "openai:MODEL" in out and "SmolLM2-135M-Instruct.Q4_1.gguf" in out
+
+
+def test_every_subcommand_has_working_help():
+    top = rlaif("--help").stdout
+    for cmd in ("label", "judges", "constitutions", "compare", "calibrate", "score", "train-rm", "eval-rm",
+                "export-dpo", "train-dpo"):
+        assert cmd in top
+        assert "usage: rlaif " + cmd in rlaif(cmd, "--help").stdout
+
+
+def test_score_command_and_compare_report(tmp_path, hh_small):
+    src = write_jsonl(tmp_path / "s.jsonl", [{"prompt": "User: What is 2+2?", "response": "4"},
+                                            {"prompt": [{"role": "user", "content": "Say hi"}],
+                                             "completion": [{"role": "assistant", "content": "Hello!"}]}])
+    out = tmp_path / "s_out.jsonl"
+    res = rlaif("score", src, "-o", out, "--no-progress")
+    assert "rows: 2" in res.stdout
+    rows = lines(out)
+    assert all(-1 <= r["reward"] <= 1 and abs(sum(r["probs"]) - 1) < 1e-6 for r in rows)
+    labels = tmp_path / "l.jsonl"
+    rlaif("label", hh_small, "-o", labels, "--no-progress")
+    rep = rlaif("compare", labels, "-o", tmp_path / "rep", "--bootstrap", "200")
+    assert "AI-labeler alignment" in rep.stdout and (tmp_path / "rep" / "report.html").exists()
+    dpo = tmp_path / "dpo.jsonl"
+    rlaif("export-dpo", labels, "-o", dpo)
+    assert all({"prompt", "chosen", "rejected", "p_chosen", "judge"} <= set(r) for r in lines(dpo))
