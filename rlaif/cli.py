@@ -40,6 +40,15 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="hf judges: prompts per forward pass")
 
 
+def add_job_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by the resumable batch jobs (label, score)."""
+    p.add_argument("--limit", type=int, default=None, help="process only the first N rows")
+    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
+    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
+    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def judge_options(args: argparse.Namespace) -> dict[str, Any]:
     spec = args.judge or "embedded"
     kind = spec.split(":")[0]
@@ -73,11 +82,7 @@ def _label_args(p: argparse.ArgumentParser) -> None:
                    help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline")
     p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
-    p.add_argument("--limit", type=int, default=None, help="label only the first N rows")
-    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
-    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows as NaN with the reason and go on")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_job_args(p)
     add_judge_args(p)
 
 

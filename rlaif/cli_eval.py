@@ -64,18 +64,14 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 @command("score", "rate single responses 1-10 with the judge (direct RLAIF); writes score, reward in [-1, 1]")
 def _score_args(p: argparse.ArgumentParser) -> None:
-    from .cli import add_judge_args
+    from .cli import add_job_args, add_judge_args
 
     p.add_argument("input", help="rows with prompt and response (or completion): .jsonl, .parquet, .csv, dataset")
     p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
     p.add_argument("--constitution", default="helpful", help="constitution whose principles are the criteria")
     p.add_argument("--template", default="score", help="rating template")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N rows")
-    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
-    p.add_argument("--skip-invalid", action="store_true", help="write bad rows with the reason and go on")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_job_args(p)
     add_judge_args(p)
 
 

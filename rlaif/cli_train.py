@@ -16,12 +16,16 @@ def _train_rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-source", choices=["ai", "human"], default="ai", help="AI soft labels or human labels")
     p.add_argument("--min-confidence", type=float, default=0.0, help="keep AI pairs with |2p-1| >= this")
     p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out share")
-    p.add_argument("--max-length", type=int, default=384, help="tokens per prompt+response")
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lora", action="store_true", help="train a LoRA adapter (merged when saved)")
+    add_train_args(p, epochs=2.0, batch_size=8)
     p.add_argument("--seed", type=int, default=0)
+
+
+def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -> None:
+    p.add_argument("--max-length", type=int, default=384, help="tokens per prompt+response (prompt cut from the left)")
+    p.add_argument("--epochs", type=float, default=epochs)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lora", action="store_true", help="LoRA adapter (for DPO the reference is the base with it off)")
 
 
 def _base(path: str) -> str:
@@ -105,11 +109,7 @@ def _train_dpo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--loss", choices=["soft", "hard"], default="soft", help="soft target p_chosen, or plain DPO (p=1)")
     p.add_argument("--beta", type=float, default=0.1)
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--max-length", type=int, default=384)
-    p.add_argument("--lora", action="store_true", help="LoRA; the reference is the base with the adapter disabled")
+    add_train_args(p, epochs=1.0, batch_size=4)
 
 
 @_train_dpo_args.run

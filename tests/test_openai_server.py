@@ -78,7 +78,7 @@ def test_faulty_network_still_labels_every_row_exactly_once(server, tmp_path):
 
     rows = read_records(out)
     assert sorted(r["id"] for r in rows) == sorted(f"row-{i}" for i in range(n))  # each once
-    assert all(ok_or_topk(r) for r in rows)
+    assert all(ok_or_topk(r) for r in rows) and s.nan == sum(r["p_a"] != r["p_a"] for r in rows)
     assert not any("injected" in str(r["error"]) for r in rows)
     faults = proxy.counts["429"] + proxy.counts["500"] + proxy.counts["slow"] + proxy.counts["drop"]
     assert faults > 20 and judge.usage.retries >= faults  # every fault was retried (slow ones time out)

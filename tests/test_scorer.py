@@ -8,7 +8,7 @@ import torch
 from rlaif.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Usage
 from rlaif.prefs import expected_score
-from rlaif.rewards import AsyncJudgeReward, JudgeReward, openrlhf_rewards
+from rlaif.rewards import AsyncJudgeReward, JudgeReward
 from rlaif.scorer import SCORES, Scorer, reward_from_score, score_distribution
 
 
