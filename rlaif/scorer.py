@@ -98,15 +98,17 @@ class Scorer:
             raise ValueError(f"the response alone exceeds the judge's prompt budget of {budget} tokens")
         return self.messages("[...] " + prompt[lo:], response), True
 
-    def _first_labels(self) -> list[str]:
-        """Score tokens for the first position; "10" is included when the judge has it as one token."""
-        if self._ten_single is None:
+    def _first_token(self, prompts: list[Messages]):
+        """First-token log-probs of the scores, with "10" when the judge has it as one token (a local
+        backend raises RlaifError for a multi-token label before doing any work; remembered)."""
+        if self._ten_single is not False:
             try:
-                self.judge.label_logprobs([[{"role": "user", "content": "10"}]], ["10"])
+                res = self.judge.label_logprobs(prompts, FIRST + ["10"])
                 self._ten_single = True
+                return res
             except RlaifError:
                 self._ten_single = False
-        return FIRST + (["10"] if self._ten_single else [])
+        return self.judge.label_logprobs(prompts, FIRST)
 
     def score(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Score (prompt, response) pairs. Each result has score, reward, probs (10), entropy,
@@ -127,8 +129,7 @@ class Scorer:
             prompts.append(msgs)
         if not todo:
             return out
-        labels = self._first_labels()
-        first = self.judge.label_logprobs(prompts, labels)
+        first = self._first_token(prompts)
         second = self.judge.label_logprobs(prompts, DIGITS, continuations=["1"] * len(prompts))
         exp = lambda d, k: math.exp(d[k]) if k in d else 0.0  # noqa: E731
         f = torch.tensor([[exp(r.logprobs, k) for k in FIRST] for r in first], dtype=torch.float64)

@@ -56,6 +56,7 @@ class DigitJudge:
 
     def label_logprobs(self, prompts, labels, continuations=None):
         if "10" in labels and not self.ten_single:
+            self.raised = getattr(self, "raised", 0) + 1
             raise RlaifError("label '10' is not a single token for this judge's tokenizer")
         self.calls += 1
         table = {"0": 0.5} if continuations else {"1": 0.3, "7": 0.4, "10": 0.2}
@@ -73,7 +74,11 @@ class DigitJudge:
 
 @pytest.mark.parametrize("ten_single", [False, True])
 def test_scorer_with_split_and_single_ten(ten_single):
-    res = Scorer(DigitJudge(ten_single)).score([("User: q", "an answer")])[0]
+    judge = DigitJudge(ten_single)
+    scorer = Scorer(judge)
+    res = scorer.score([("User: q", "an answer")])[0]
+    scorer.score([("User: q", "another answer")])
+    assert getattr(judge, "raised", 0) == (0 if ten_single else 1)  # probed once, then remembered
     p10 = 0.3 * 0.5 + (0.2 if ten_single else 0.0)
     mass = {1: 0.3 * 0.5, 7: 0.4, 10: p10}
     z = sum(mass.values())

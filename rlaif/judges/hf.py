@@ -98,8 +98,8 @@ class HFJudge:
     def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         conts = continuations or [""] * len(prompts)
+        ids = {lab: self._ids(lab) for lab in labels}  # raises for a multi-token label before any work
         lp = self.next_token_logprobs([self.render(m, c) for m, c in zip(prompts, conts)])
-        ids = {lab: self._ids(lab) for lab in labels}
         return [LabelLogprobs({lab: float(torch.logsumexp(row[ids[lab]], 0)) for lab in labels}) for row in lp]
 
     @torch.no_grad()
