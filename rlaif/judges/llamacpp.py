@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -32,7 +33,9 @@ class LlamaCppJudge:
         path = Path(model_path)
         if not path.is_file():
             raise RlaifError(f"llamacpp judge: {path} is not a GGUF file")
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=False,
+        # llama-cpp-python generates on half the cores by default; use them all (CoT, parse baseline)
+        threads = n_threads or os.cpu_count() or 1
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False,
                          verbose=False, seed=seed)
         atexit.register(self.llm.close)  # free it before interpreter teardown (avoids noise at exit)
         self.judge_id = judge_id or f"llamacpp:{path.stem}"
