@@ -27,6 +27,8 @@ def bootstrap_ci(stat: Callable[..., float], *arrays: np.ndarray, n_boot: int = 
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
     vals = np.array([stat(*(a[i] for a in arrays)) for i in idx])
+    if np.isnan(vals).all():
+        return float("nan"), float("nan")
     lo, hi = np.nanquantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 

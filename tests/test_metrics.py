@@ -118,3 +118,8 @@ def test_fit_and_evaluate_reports_held_out(tmp_path):
     cal, rep = fit_and_evaluate(recs, 0.5, seed=0)
     assert rep["fit_rows"] == 200 and rep["held_out_rows"] == 200
     assert rep["after"]["ece"] < rep["before"]["ece"] and rep["after"]["log_loss"] < rep["before"]["log_loss"]
+
+
+def test_bootstrap_of_an_undefined_statistic_is_nan():
+    lo, hi = M.bootstrap_ci(M.cohen_kappa, np.array([0.5, 0.5]), np.array([1.0, 0.0]), n_boot=50)
+    assert math.isnan(lo) and math.isnan(hi)
