@@ -107,7 +107,8 @@ def _train_dpo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="rows from 'rlaif export-dpo'")
     p.add_argument("--base", required=True, help="policy: local causal LM dir or GGUF ('embedded')")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--loss", choices=["soft", "hard"], default="soft", help="soft target p_chosen, or plain DPO (p=1)")
+    p.add_argument("--loss", choices=["soft", "hard", "trl"], default="soft",
+                   help="soft target p_chosen; hard: plain DPO (p=1); trl: plain DPO with TRL's DPOTrainer")
     p.add_argument("--beta", type=float, default=0.1)
     add_train_args(p, epochs=1.0, batch_size=4)
 

@@ -37,7 +37,8 @@ def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) 
 
 
 class DPOConfig(BaseModel):
-    loss: Literal["soft", "hard"] = Field("soft", description="soft: per-example target p_chosen; hard: p = 1 (plain DPO).")
+    loss: Literal["soft", "hard", "trl"] = Field("soft", description="soft: per-example target p_chosen; hard: "
+                                                 "p = 1 (plain DPO, same trainer); trl: plain DPO through TRL's DPOTrainer.")
     beta: float = Field(0.1, gt=0, description="DPO temperature β.")
     epochs: float = Field(1.0, gt=0, description="Training epochs.")
     lr: float = Field(5e-5, gt=0, description="Learning rate.")
@@ -157,6 +158,8 @@ def train_dpo(rows: Sequence[dict[str, Any]], model: Any, tok: Any, out_dir: str
                              report_to="none", remove_unused_columns=False, seed=cfg.seed,
                              use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
     before = implicit_reward_accuracy(model, ref, tok, rows, cfg.max_length)
+    if cfg.loss == "trl":
+        return _train_with_trl(rows, model, ref, tok, out_dir, cfg, before)
     trainer = SoftDPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
                              data_collator=SoftDPOCollator(tok, cfg.max_length), ref_model=ref, beta=cfg.beta,
                              hard=cfg.loss == "hard")
@@ -168,3 +171,33 @@ def train_dpo(rows: Sequence[dict[str, Any]], model: Any, tok: Any, out_dir: str
     return {"implicit_reward_accuracy_before": before, "implicit_reward_accuracy_after": after,
             "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
             "pairs": len(rows), "loss": cfg.loss}
+
+
+def _train_with_trl(rows, model, ref, tok, out_dir, cfg: DPOConfig, before: float) -> dict[str, Any]:
+    """Plain (hard-label) DPO with TRL's own DPOTrainer, for comparison with the soft path."""
+    from datasets import Dataset
+    from trl import DPOConfig as TRLDPOConfig
+    from trl import DPOTrainer
+
+    data = Dataset.from_list([{"prompt": r["prompt"] + "\n\nAssistant: ", "chosen": r["chosen"],
+                               "rejected": r["rejected"]} for r in rows])
+    args = TRLDPOConfig(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
+                        num_train_epochs=cfg.epochs, learning_rate=cfg.lr, beta=cfg.beta, max_length=cfg.max_length,
+                        logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed,
+                        use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+    trainer = DPOTrainer(model=model, ref_model=copy_or_none(ref), args=args, train_dataset=data, processing_class=tok)
+    trainer.train()
+    after = implicit_reward_accuracy(trainer.model, ref, tok, rows, cfg.max_length)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    trainer.model.save_pretrained(str(out_dir))
+    tok.save_pretrained(str(out_dir))
+    return {"implicit_reward_accuracy_before": before, "implicit_reward_accuracy_after": after,
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+            "pairs": len(rows), "loss": "trl"}
+
+
+def copy_or_none(ref: Any) -> Any:
+    """TRL's reference model: a copy of our frozen one (TRL prepares it itself), or None under LoRA."""
+    import copy
+
+    return None if ref is None else copy.deepcopy(ref)

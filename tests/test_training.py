@@ -82,7 +82,7 @@ def test_export_dpo_orients_and_filters():
     assert [r["id"] for r in export_rows(recs)] == ["1", "2", "3"]
 
 
-@pytest.mark.parametrize("loss", ["soft", "hard"])
+@pytest.mark.parametrize("loss", ["soft", "hard", "trl"])
 def test_soft_dpo_runs_and_implicit_reward_accuracy_rises(tiny_lm, smol_tokenizer, tmp_path, loss):
     rows = export_rows(synthetic_records(16))
     policy = copy.deepcopy(tiny_lm)
