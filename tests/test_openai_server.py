@@ -109,3 +109,22 @@ def test_resume_does_not_repay_finished_rows(server, tmp_path):
     assert s.resumed == 16 and s.done_now == 8
     assert judge2.usage.requests == 2 * 8  # only the unfinished rows were paid for
     assert not math.isnan(s.total) and s.total == n
+
+
+def test_cli_labels_through_the_server(server, hh_rows, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    src = write_jsonl(tmp_path / "hh.jsonl", hh_rows[:3])
+    out = tmp_path / "out.jsonl"
+    res = subprocess.run([sys.executable, "-m", "rlaif", "label", str(src), "-o", str(out), "--no-progress",
+                          "--judge", "openai:smollm2", "--base-url", server.url, "--concurrency", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "requests=6" in res.stdout and "retries=0" in res.stdout
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 3 and all(r["judge"] == "openai:smollm2" and ok_or_topk(r | {"p_a": r["p_a"] if r["p_a"] is not None else float("nan")}) for r in rows)
+    bad = subprocess.run([sys.executable, "-m", "rlaif", "label", str(src), "-o", str(tmp_path / "x.jsonl"),
+                          "--judge", "embedded", "--base-url", server.url], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--base-url does not apply to judge 'embedded'" in bad.stderr
