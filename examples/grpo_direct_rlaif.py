@@ -14,10 +14,11 @@ import time
 import torch
 from datasets import Dataset
 from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer
 
-from rlaif.judges import embedded_gguf, load_judge
+from rlaif.judges import load_judge
+from rlaif.models import load_trainable
 from rlaif.rewards import JudgeReward
 
 PROMPTS = [
@@ -38,9 +39,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/grpo")
     args = ap.parse_args()
     torch.manual_seed(0)
-    gguf = embedded_gguf()
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    policy = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tok, policy = load_trainable(AutoModelForCausalLM, "embedded")
     reward = JudgeReward(load_judge("embedded"))
     ds = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS])
     cfg = GRPOConfig(output_dir=args.out, per_device_train_batch_size=4, num_generations=4, max_completion_length=32,

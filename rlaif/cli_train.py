@@ -28,14 +28,6 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
     p.add_argument("--lora", action="store_true", help="LoRA adapter (for DPO the reference is the base with it off)")
 
 
-def _base(path: str) -> str:
-    if path == "embedded":
-        from .judges import embedded_gguf
-
-        return str(embedded_gguf())
-    return path
-
-
 @_train_rm_args.run
 def _train_rm(args: argparse.Namespace) -> int:
     from .data import read_records
@@ -44,7 +36,7 @@ def _train_rm(args: argparse.Namespace) -> int:
     cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
                    max_length=args.max_length, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                    lora=args.lora, seed=args.seed)
-    m = train_reward_model(read_records(args.labels), _base(args.base), args.output, cfg)
+    m = train_reward_model(read_records(args.labels), args.base, args.output, cfg)
     print(json.dumps({k: v for k, v in m.items() if not k.endswith(("runtime", "per_second"))}, indent=2))
     return 0
 
@@ -115,19 +107,13 @@ def _train_dpo_args(p: argparse.ArgumentParser) -> None:
 
 @_train_dpo_args.run
 def _train_dpo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from .data import read_records
     from .dpo import DPOConfig, train_dpo
+    from .models import load_trainable
 
-    base = Path(_base(args.base))
-    kw = {"gguf_file": base.name} if base.suffix == ".gguf" else {}
-    path = str(base.parent if kw else base)
-    tok = AutoTokenizer.from_pretrained(path, **kw)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
+    tok, model = load_trainable(AutoModelForCausalLM, args.base)
     cfg = DPOConfig(loss=args.loss, beta=args.beta, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                     max_length=args.max_length, lora=args.lora)
     print(json.dumps(train_dpo(read_records(args.data), model, tok, args.output, cfg), indent=2))

@@ -50,19 +50,11 @@ def training_pairs(records: Sequence[dict[str, Any]], source: str, min_confidenc
 
 def load_base(base: str, num_labels: int = 1):
     """Tokenizer and one-scalar sequence classifier from a local directory or GGUF file (no downloads)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    p = Path(base)
-    kw = {"gguf_file": p.name} if p.suffix == ".gguf" else {}
-    path = str(p.parent if kw else p)
-    if not Path(path).exists():
-        raise RlaifError(f"base model {base}: not a local directory or GGUF file (nothing is downloaded)")
-    tok = AutoTokenizer.from_pretrained(path, **kw)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels, dtype=torch.float32, **kw)
-    model.config.pad_token_id = tok.pad_token_id
-    return tok, model
+    from .models import load_trainable
+
+    return load_trainable(AutoModelForSequenceClassification, base, num_labels=num_labels)
 
 
 class PairCollator:
