@@ -153,16 +153,17 @@ def train_dpo(rows: Sequence[dict[str, Any]], model: Any, tok: Any, out_dir: str
         ref = copy.deepcopy(model).eval()
         for prm in ref.parameters():
             prm.requires_grad_(False)
-    args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
-                             num_train_epochs=cfg.epochs, learning_rate=cfg.lr, logging_steps=1, save_strategy="no",
-                             report_to="none", remove_unused_columns=False, seed=cfg.seed,
-                             use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
     before = implicit_reward_accuracy(model, ref, tok, rows, cfg.max_length)
     if cfg.loss == "trl":
-        return _train_with_trl(rows, model, ref, tok, out_dir, cfg, before)
-    trainer = SoftDPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
-                             data_collator=SoftDPOCollator(tok, cfg.max_length), ref_model=ref, beta=cfg.beta,
-                             hard=cfg.loss == "hard")
+        trainer = _trl_trainer(rows, model, ref, tok, out_dir, cfg)
+    else:
+        args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
+                                 num_train_epochs=cfg.epochs, learning_rate=cfg.lr, logging_steps=1,
+                                 save_strategy="no", report_to="none", remove_unused_columns=False, seed=cfg.seed,
+                                 use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+        trainer = SoftDPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
+                                 data_collator=SoftDPOCollator(tok, cfg.max_length), ref_model=ref, beta=cfg.beta,
+                                 hard=cfg.loss == "hard")
     trainer.train()
     after = implicit_reward_accuracy(trainer.model, ref, tok, rows, cfg.max_length)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -173,7 +174,7 @@ def train_dpo(rows: Sequence[dict[str, Any]], model: Any, tok: Any, out_dir: str
             "pairs": len(rows), "loss": cfg.loss}
 
 
-def _train_with_trl(rows, model, ref, tok, out_dir, cfg: DPOConfig, before: float) -> dict[str, Any]:
+def _trl_trainer(rows, model, ref, tok, out_dir, cfg: DPOConfig):
     """Plain (hard-label) DPO with TRL's own DPOTrainer, for comparison with the soft path."""
     from datasets import Dataset
     from trl import DPOConfig as TRLDPOConfig
@@ -185,15 +186,7 @@ def _train_with_trl(rows, model, ref, tok, out_dir, cfg: DPOConfig, before: floa
                         num_train_epochs=cfg.epochs, learning_rate=cfg.lr, beta=cfg.beta, max_length=cfg.max_length,
                         logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed,
                         use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
-    trainer = DPOTrainer(model=model, ref_model=copy_or_none(ref), args=args, train_dataset=data, processing_class=tok)
-    trainer.train()
-    after = implicit_reward_accuracy(trainer.model, ref, tok, rows, cfg.max_length)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    trainer.model.save_pretrained(str(out_dir))
-    tok.save_pretrained(str(out_dir))
-    return {"implicit_reward_accuracy_before": before, "implicit_reward_accuracy_after": after,
-            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
-            "pairs": len(rows), "loss": "trl"}
+    return DPOTrainer(model=model, ref_model=copy_or_none(ref), args=args, train_dataset=data, processing_class=tok)
 
 
 def copy_or_none(ref: Any) -> Any:
