@@ -112,3 +112,16 @@ def test_records_from_live_rows_and_roundtrip(tmp_path):
         back = read_records(tmp_path / f"o.{ext}")
         assert back[1]["p_a"] == 0.25 and back[0]["p_a"] != back[0]["p_a"]  # NaN survives
     assert "NaN" not in (tmp_path / "o.jsonl").read_text()  # strict JSON: null
+
+
+def test_dataset_dict_needs_a_split(tmp_path):
+    import datasets
+
+    rows = [{"prompt": "p", "response_a": "a", "response_b": "b"}]
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows * 2),
+                          "test": datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(RlaifError, match=r"has splits \['train', 'test'\]; choose one with --split"):
+        load_pairs(tmp_path / "dd")
+    with pytest.raises(RlaifError, match="no split 'dev'"):
+        load_pairs(tmp_path / "dd", split="dev")
+    assert len(load_pairs(tmp_path / "dd", split="train").records) == 2
