@@ -4,6 +4,7 @@ soft target (``rlaif.losses.soft_dpo_loss``), or plain DPO through TRL's DPOTrai
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -160,7 +161,7 @@ def train_dpo(rows: Sequence[dict[str, Any]], model: Any, tok: Any, out_dir: str
         args = TrainingArguments(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
                                  num_train_epochs=cfg.epochs, learning_rate=cfg.lr, logging_steps=1,
                                  save_strategy="no", report_to="none", remove_unused_columns=False, seed=cfg.seed,
-                                 use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+                                 use_cpu=not torch.cuda.is_available(), disable_tqdm=not sys.stderr.isatty())
         trainer = SoftDPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
                                  data_collator=SoftDPOCollator(tok, cfg.max_length), ref_model=ref, beta=cfg.beta,
                                  hard=cfg.loss == "hard")
@@ -185,7 +186,7 @@ def _trl_trainer(rows, model, ref, tok, out_dir, cfg: DPOConfig):
     args = TRLDPOConfig(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
                         num_train_epochs=cfg.epochs, learning_rate=cfg.lr, beta=cfg.beta, max_length=cfg.max_length,
                         logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed,
-                        use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+                        use_cpu=not torch.cuda.is_available(), disable_tqdm=not sys.stderr.isatty())
     return DPOTrainer(model=model, ref_model=copy_or_none(ref), args=args, train_dataset=data, processing_class=tok)
 
 

@@ -5,6 +5,7 @@ with the soft Bradley-Terry loss (``rlaif.losses.soft_bt_loss``) through ``trans
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -123,7 +124,7 @@ def train_reward_model(records: Sequence[dict[str, Any]], base: str, out_dir: st
                              per_device_eval_batch_size=cfg.batch_size, num_train_epochs=cfg.epochs,
                              learning_rate=cfg.lr, logging_steps=5, eval_strategy="epoch" if evals else "no",
                              save_strategy="no", report_to="none", remove_unused_columns=False, seed=cfg.seed,
-                             use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+                             use_cpu=not torch.cuda.is_available(), disable_tqdm=not sys.stderr.isatty())
     trainer = SoftRewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(train),
                                 eval_dataset=Dataset.from_list(evals) if evals else None,
                                 data_collator=PairCollator(tokenizer, cfg.max_length), compute_metrics=pair_accuracy)
