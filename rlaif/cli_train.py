@@ -32,11 +32,12 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
 def _train_rm(args: argparse.Namespace) -> int:
     from .data import read_records
     from .reward_model import RMConfig, train_reward_model
+    from .schema import check_label_record
 
     cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
                    max_length=args.max_length, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                    lora=args.lora, seed=args.seed)
-    m = train_reward_model(read_records(args.labels), args.base, args.output, cfg)
+    m = train_reward_model(read_records(args.labels, check_label_record), args.base, args.output, cfg)
     print(json.dumps({k: v for k, v in m.items() if not k.endswith(("runtime", "per_second"))}, indent=2))
     return 0
 
@@ -51,6 +52,8 @@ def _eval_rm_args(p: argparse.ArgumentParser) -> None:
 
 @_eval_rm_args.run
 def _eval_rm(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import numpy as np
 
     from . import metrics as M
@@ -60,7 +63,10 @@ def _eval_rm(args: argparse.Namespace) -> int:
 
     recs = [r for r in load_pairs(args.pairs, limit=args.limit).records if r["human_label"] in (0.0, 1.0)]
     if args.ids:
-        keep = set(open(args.ids).read().split())
+        try:
+            keep = set(Path(args.ids).read_text().split())
+        except OSError as e:
+            raise RlaifError(f"{args.ids}: cannot read ids ({e.strerror})") from None
         recs = [r for r in recs if r["id"] in keep]
     if not recs:
         raise RlaifError(f"{args.pairs}: no pairs with human labels to evaluate on")
@@ -85,8 +91,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def _export(args: argparse.Namespace) -> int:
     from .data import read_records, write_atomic
     from .dpo import export_rows
+    from .schema import check_label_record
 
-    recs = read_records(args.labels)
+    recs = read_records(args.labels, check_label_record)
     rows = export_rows(recs, args.min_confidence)
     write_atomic(args.output, rows)
     print(f"wrote {len(rows)} of {len(recs)} pairs to {args.output} (dropped: unlabelled, ties, "
@@ -112,9 +119,11 @@ def _train_dpo(args: argparse.Namespace) -> int:
     from .data import read_records
     from .dpo import DPOConfig, train_dpo
     from .models import load_trainable
+    from .schema import check_dpo_row
 
+    rows = read_records(args.data, check_dpo_row)  # before loading the model
     tok, model = load_trainable(AutoModelForCausalLM, args.base)
     cfg = DPOConfig(loss=args.loss, beta=args.beta, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                     max_length=args.max_length, lora=args.lora)
-    print(json.dumps(train_dpo(read_records(args.data), model, tok, args.output, cfg), indent=2))
+    print(json.dumps(train_dpo(rows, model, tok, args.output, cfg), indent=2))
     return 0

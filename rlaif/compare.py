@@ -13,6 +13,7 @@ import numpy as np
 from . import metrics as M
 from .data import read_records
 from .errors import RlaifError
+from .schema import check_label_record
 
 
 def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> list[dict[str, Any]]:
@@ -168,4 +169,4 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
 
 
 def load_for_compare(labels: str | Path, human: str | Path | None) -> list[dict[str, Any]]:
-    return join_human(read_records(labels), human)
+    return join_human(read_records(labels, check_label_record), human)

@@ -23,7 +23,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import RlaifError, where
 
@@ -286,22 +286,35 @@ def write_atomic(path: str | Path, records: list[dict[str, Any]]) -> None:
             os.unlink(tmp)
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """Read label records written by ``rlaif label`` (.jsonl or .parquet); nulls in p_* become NaN."""
+def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] | None = None) -> list[dict[str, Any]]:
+    """Read records written by rlaif (.jsonl or .parquet); nulls in p_* become NaN.
+
+    ``check(record, where)`` (e.g. ``schema.check_label_record``) validates each row; a bad row
+    raises RlaifError naming the file, row and field.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise RlaifError(f"{path}: no such file")
     if path.suffix.lower() == ".parquet":
         import pandas as pd
 
         rows = pd.read_parquet(path).to_dict(orient="records")
         rows = [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()} for r in rows]
-    else:
+    elif path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         rows = []
         for _, loc, row in _jsonl_rows(path):
             if isinstance(row, Exception):
                 raise RlaifError(str(row))
             rows.append(row)
-    for r in rows:
+    else:
+        raise RlaifError(f"{path}: expected a .jsonl or .parquet file written by rlaif")
+    for i, r in enumerate(rows):
         for k in ("p_a", "p_a_first", "p_a_second"):
             if k in r and r[k] is None:
                 r[k] = float("nan")
+        if check is not None:
+            try:
+                check(r, where(path, i + 1))
+            except ValueError as e:
+                raise RlaifError(str(e)) from None
     return rows

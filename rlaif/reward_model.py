@@ -149,6 +149,8 @@ class RewardModelScorer:
     def __init__(self, model_dir: str | Path, max_length: int = 384, batch_size: int = 16):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        if not (Path(model_dir) / "config.json").is_file():
+            raise RlaifError(f"{model_dir}: not a reward model directory (no config.json; make one with 'rlaif train-rm')")
         self.tok = AutoTokenizer.from_pretrained(str(model_dir))
         self.tok.truncation_side = "left"
         self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()

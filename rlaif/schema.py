@@ -42,6 +42,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+DPO_FIELDS = ("prompt", "chosen", "rejected", "p_chosen")
+
 PAIR_FIELDS = ("id", "prompt", "response_a", "response_b", "human_label")
 LABEL_FIELDS = (
     "p_a", "p_a_first", "p_a_second", "consistent", "p_a_principles", "principles",
@@ -64,3 +66,16 @@ def check_label_record(rec: dict[str, Any], where: str) -> None:
             raise ValueError(f"{where}: field 'p_a' is NaN without an 'error' reason")
     elif not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
         raise ValueError(f"{where}: field 'p_a' = {p!r} is not a probability")
+
+
+def check_dpo_row(rec: dict[str, Any], where: str) -> None:
+    """Raise ValueError naming ``where`` and the field if ``rec`` is not an ``rlaif export-dpo`` row."""
+    for f in DPO_FIELDS:
+        if f not in rec:
+            raise ValueError(f"{where}: missing field '{f}' (make the file with 'rlaif export-dpo')")
+    for f in ("prompt", "chosen", "rejected"):
+        if not isinstance(rec[f], str) or not rec[f].strip():
+            raise ValueError(f"{where}: field '{f}' must be a non-empty string")
+    p = rec["p_chosen"]
+    if not (isinstance(p, (int, float)) and 0.5 <= p <= 1.0):
+        raise ValueError(f"{where}: field 'p_chosen' = {p!r} is not a probability in [0.5, 1]")

@@ -132,3 +132,20 @@ def test_score_command_and_compare_report(tmp_path, hh_small):
     dpo = tmp_path / "dpo.jsonl"
     rlaif("export-dpo", labels, "-o", dpo)
     assert all({"prompt", "chosen", "rejected", "p_chosen", "judge"} <= set(r) for r in lines(dpo))
+
+
+def test_training_and_report_commands_fail_in_one_line(tmp_path):
+    scored = write_jsonl(tmp_path / "scored.jsonl", [{"id": "1", "prompt": "p", "response": "r", "reward": 0.1}])
+    labels = write_jsonl(tmp_path / "labels.jsonl", [{"id": "1", "prompt": "p", "response_a": "a", "response_b": "b",
+                                                                "human_label": 1.0}])
+    cases = [(["compare", tmp_path / "nope.jsonl"], f"{tmp_path / 'nope.jsonl'}: no such file"),
+             (["calibrate", tmp_path / "nope.jsonl", "-o", tmp_path / "c.json"], "no such file"),
+             (["compare", scored], f"{scored}:1: missing field 'response_a'"),
+             (["export-dpo", labels, "-o", tmp_path / "d.jsonl"], f"{labels}:1: missing field 'p_a'"),
+             (["train-dpo", labels, "--base", "embedded", "-o", tmp_path / "p"], f"{labels}:1: missing field 'chosen'"),
+             (["train-rm", labels, "--base", tmp_path / "nobase", "-o", tmp_path / "rm"], "missing field 'p_a'"),
+             (["eval-rm", tmp_path / "nodir", labels], "not a reward model directory")]
+    for args, msg in cases:
+        res = rlaif(*args, check=False)
+        assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, (args, res.stderr)
+        assert len(res.stderr.strip().splitlines()) == 1
