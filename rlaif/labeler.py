@@ -62,9 +62,10 @@ class Labeler:
         if self.cfg.cot and not self.template.cot_template:
             raise RlaifError(f"template '{self.template.name}' has no chain-of-thought text; --cot is unavailable")
         self.exemplars = self.template.exemplars_for(self.constitution.name, self.cfg.shots)
+        self.config_hash = self._hash()
 
-    @property
-    def config_hash(self) -> str:
+    def _hash(self) -> str:
+        """Fingerprint of every setting that changes a label (computed once; labels never mix settings)."""
         blob = json.dumps({"cfg": self.cfg.model_dump(), "judge": self.judge.judge_id,
                            "constitution": self.constitution.model_dump(), "template": self.template.model_dump(),
                            "calibration": self.calibration.model_dump() if self.calibration else None},
