@@ -17,7 +17,7 @@ from .constitutions import Principle, load_constitution
 from .errors import RlaifError
 from .judges.base import JudgeBackend, Messages
 from .prefs import debiased_preference, label_probability, orders_agree
-from .prompts import load_template
+from .prompts import cut_left, load_template
 
 
 class LabelerConfig(BaseModel):
@@ -38,9 +38,6 @@ class LabelerConfig(BaseModel):
                                                 "log-probs; 'parse': baseline that generates an answer and parses 1/2 from it (hard labels).")
     orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
                                           "(removes position bias); 'ab' is one order only, for studying the bias.")
-
-
-TRUNCATION_MARK = "[...] "
 
 
 class Labeler:
@@ -88,24 +85,14 @@ class Labeler:
     def _fit_context(self, rec: dict[str, Any], principles: list[Principle]) -> tuple[str, bool]:
         """The record's context, cut from the left if the longest prompt exceeds the token budget."""
         budget = self._budget()
-        context = rec["prompt"]
+        if budget is None:
+            return rec["prompt"], False
         longest = max(principles, key=lambda p: len(p.text))
-
-        def size(ctx: str) -> int:
-            return self.judge.count_tokens(self._messages(longest, ctx, rec["response_a"], rec["response_b"]))
-
-        if budget is None or size(context) + 4 <= budget:
-            return context, False
-        if size(TRUNCATION_MARK) + 4 > budget:
+        fitted = cut_left(rec["prompt"], lambda ctx: self.judge.count_tokens(
+            self._messages(longest, ctx, rec["response_a"], rec["response_b"])) + 4 <= budget)
+        if fitted is None:
             raise ValueError(f"the responses alone exceed the judge's prompt budget of {budget} tokens")
-        lo, hi = 0, len(context)  # smallest cut that fits, by bisection on characters
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if size(TRUNCATION_MARK + context[mid:]) + 4 <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        return TRUNCATION_MARK + context[lo:], True
+        return fitted
 
     def _soft(self, prompts: list[Messages]) -> list[tuple[float, str | None]]:
         """P(slot 1 preferred) from the label-token log-probs, renormalised over the two labels."""

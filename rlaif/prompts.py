@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -79,6 +79,29 @@ class PairwiseTemplate(BaseModel):
         """Append the generated rationale and the request for the final label."""
         return messages + [{"role": "assistant", "content": rationale.strip()},
                            {"role": "user", "content": self.cot_answer}]
+
+
+TRUNCATION_MARK = "[...] "
+
+
+def cut_left(context: str, fits: Callable[[str], bool]) -> tuple[str, bool] | None:
+    """The longest suffix of ``context`` (marked with TRUNCATION_MARK when cut) for which ``fits`` holds.
+
+    Returns (context, truncated), or None when even the bare mark does not fit. Bisection on
+    characters: O(log n) calls of ``fits`` (each typically one tokenisation).
+    """
+    if fits(context):
+        return context, False
+    if not fits(TRUNCATION_MARK):
+        return None
+    lo, hi = 0, len(context)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(TRUNCATION_MARK + context[mid:]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return TRUNCATION_MARK + context[lo:], True
 
 
 def _placeholders(text: str) -> set[str]:

@@ -26,6 +26,7 @@ from .constitutions import load_constitution
 from .errors import RlaifError
 from .judges.base import JudgeBackend, Messages
 from .prefs import expected_score
+from .prompts import cut_left
 from .resources import resource_dir
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
@@ -84,19 +85,12 @@ class Scorer:
 
     def _fit(self, prompt: str, response: str) -> tuple[Messages, bool]:
         budget = self.cfg.max_prompt_tokens or (self.judge.context_length - 16 if self.judge.context_length else None)
-        msgs = self.messages(prompt, response)
-        if budget is None or self.judge.count_tokens(msgs) <= budget:
-            return msgs, False
-        lo, hi = 0, len(prompt)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.judge.count_tokens(self.messages("[...] " + prompt[mid:], response)) <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        if lo >= len(prompt) and self.judge.count_tokens(self.messages("[...] ", response)) > budget:
+        if budget is None:
+            return self.messages(prompt, response), False
+        fitted = cut_left(prompt, lambda ctx: self.judge.count_tokens(self.messages(ctx, response)) <= budget)
+        if fitted is None:
             raise ValueError(f"the response alone exceeds the judge's prompt budget of {budget} tokens")
-        return self.messages("[...] " + prompt[lo:], response), True
+        return self.messages(fitted[0], response), fitted[1]
 
     def _first_token(self, prompts: list[Messages]):
         """First-token log-probs of the scores, with "10" when the judge has it as one token (a local

@@ -70,3 +70,13 @@ def test_bad_templates(tmp_path):
         load_template(str(tmp_path / "t.yaml"))
     with pytest.raises(RlaifError, match="unknown template 'zzz'"):
         load_template("zzz")
+
+
+def test_cut_left_keeps_the_longest_fitting_suffix():
+    from rlaif.prompts import TRUNCATION_MARK, cut_left
+
+    fits = lambda s: len(s) <= 12  # noqa: E731
+    assert cut_left("short", fits) == ("short", False)
+    text, cut = cut_left("0123456789abcdefghij", fits)
+    assert cut and text == TRUNCATION_MARK + "efghij" and not fits(TRUNCATION_MARK + "defghij")
+    assert cut_left("anything", lambda s: len(s) <= 3) is None
