@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rlaif import metrics as M
 from rlaif.data import read_records
 from rlaif.reward_model import RewardModelScorer, RMConfig, train_reward_model
 
@@ -45,7 +44,6 @@ def main() -> None:
     n_eval = int(round(args.eval_fraction * len(recs)))
     held = [recs[i] for i in order[:n_eval]]
     train = [recs[i] for i in order[n_eval:]]
-    y = np.array([r["human_label"] for r in held])
     print(f"base {base}\n{len(train)} training pairs, {len(held)} held-out pairs (human labels)\n")
     print("| labels used for training | usable train pairs | held-out accuracy vs human [95% CI] |")
     print("|---|---|---|")
@@ -54,11 +52,7 @@ def main() -> None:
         cfg = RMConfig(label_source=source, eval_fraction=0.0, epochs=args.epochs, lr=args.lr, max_length=256,
                        batch_size=8, seed=args.seed)
         m = train_reward_model(train, base, out, cfg)
-        rm = RewardModelScorer(out, max_length=256)
-        ra = np.array(rm.scores([r["prompt"] for r in held], [r["response_a"] for r in held]))
-        rb = np.array(rm.scores([r["prompt"] for r in held], [r["response_b"] for r in held]))
-        p = np.where(ra == rb, 0.5, (ra > rb).astype(float))
-        acc, ci = M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
+        acc, ci = RewardModelScorer(out, max_length=256).accuracy_vs_humans(held)
         print(f"| {source} | {m['train_pairs']} | {acc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] |", flush=True)
 
 

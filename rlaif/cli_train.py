@@ -54,9 +54,6 @@ def _eval_rm_args(p: argparse.ArgumentParser) -> None:
 def _eval_rm(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import numpy as np
-
-    from . import metrics as M
     from .data import load_pairs
     from .errors import RlaifError
     from .reward_model import RewardModelScorer
@@ -70,12 +67,7 @@ def _eval_rm(args: argparse.Namespace) -> int:
         recs = [r for r in recs if r["id"] in keep]
     if not recs:
         raise RlaifError(f"{args.pairs}: no pairs with human labels to evaluate on")
-    rm = RewardModelScorer(args.model_dir)
-    ra = np.array(rm.scores([r["prompt"] for r in recs], [r["response_a"] for r in recs]))
-    rb = np.array(rm.scores([r["prompt"] for r in recs], [r["response_b"] for r in recs]))
-    p = np.where(ra == rb, 0.5, (ra > rb).astype(float))
-    y = np.array([r["human_label"] for r in recs])
-    acc, ci = M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
+    acc, ci = RewardModelScorer(args.model_dir).accuracy_vs_humans(recs)
     print(f"pairwise accuracy vs human labels: {acc:.3f} (95% CI {ci[0]:.3f}-{ci[1]:.3f}) on {len(recs)} pairs")
     return 0
 

@@ -166,6 +166,17 @@ class RewardModelScorer:
             out.extend(self.model(**e).logits[:, 0].tolist())
         return out
 
+    def accuracy_vs_humans(self, records: Sequence[dict[str, Any]]) -> tuple[float, tuple[float, float]]:
+        """Pairwise accuracy (ties count half) against ``human_label``, with a bootstrap 95% interval."""
+        from . import metrics as M
+
+        prompts = [r["prompt"] for r in records]
+        ra = np.array(self.scores(prompts, [r["response_a"] for r in records]))
+        rb = np.array(self.scores(prompts, [r["response_b"] for r in records]))
+        p = np.where(ra == rb, 0.5, (ra > rb).astype(float))
+        y = np.array([float(r["human_label"]) for r in records])
+        return M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
+
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
         from .rewards import _text
 

@@ -95,3 +95,13 @@ def test_soft_dpo_runs_and_implicit_reward_accuracy_rises(tiny_lm, smol_tokenize
 
     again = AutoModelForCausalLM.from_pretrained(str(tmp_path / loss))
     assert implicit_reward_accuracy(again, tiny_lm, smol_tokenizer, rows) == m["implicit_reward_accuracy_after"]
+
+
+def test_reward_model_accuracy_vs_humans(tiny_cls, smol_tokenizer, tmp_path):
+    recs = synthetic_records()
+    train_reward_model(recs, "unused", tmp_path / "rm", RMConfig(epochs=8, lr=3e-3, eval_fraction=0.0, batch_size=8),
+                       model=tiny_cls, tokenizer=smol_tokenizer)
+    acc, (lo, hi) = RewardModelScorer(tmp_path / "rm").accuracy_vs_humans(recs)
+    assert acc >= 0.8 and lo <= acc <= hi
+    flipped = [{**r, "human_label": 1 - r["human_label"]} for r in recs]
+    assert RewardModelScorer(tmp_path / "rm").accuracy_vs_humans(flipped)[0] == pytest.approx(1 - acc)
