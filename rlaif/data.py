@@ -85,10 +85,16 @@ def _human_label(value: Any, loc: str) -> float | None:
     raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
 
 
+def _row_id(row: dict[str, Any], index: int) -> str:
+    """The row's ``id`` column as a string, or "row-N" (0-based position in the source) when absent."""
+    rid = row.get("id")
+    missing = rid is None or (isinstance(rid, float) and math.isnan(rid))
+    return f"row-{index}" if missing else str(rid)
+
+
 def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
     """Turn one source row into a pair record; raises ValueError naming ``loc`` and the field."""
-    rid = row.get("id")
-    rid = str(rid) if rid is not None and not (isinstance(rid, float) and math.isnan(rid)) else f"row-{index}"
+    rid = _row_id(row, index)
     if "response_a" in row or "response_b" in row:
         prompt = row.get("prompt")
         prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
@@ -212,8 +218,7 @@ def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tup
 def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
     """A single-response record for scoring: ``id, prompt, response`` (``completion`` is accepted for
     ``response``; either may be a conversational message list)."""
-    rid = row.get("id")
-    rid = str(rid) if rid is not None and not (isinstance(rid, float) and math.isnan(rid)) else f"row-{index}"
+    rid = _row_id(row, index)
     prompt = row.get("prompt")
     prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
     key = "response" if "response" in row or "completion" not in row else "completion"
