@@ -105,7 +105,7 @@ def _score(args: argparse.Namespace) -> int:
 
     summary = run_job(args.input, args.output, process, chash, limit=args.limit, split=args.split,
                       chunk_size=args.chunk_size, skip_invalid=args.skip_invalid, invalid_row=invalid_row,
-                      progress=not args.no_progress, desc="scoring", normalise=normalise_single)
-    lines = [x.replace("NaN labels", "unscored rows") for x in summary.lines()]
-    print("\n".join(lines))
+                      progress=not args.no_progress, desc="scoring", normalise=normalise_single,
+                      value_field="reward", missing_name="unscored rows")
+    print("\n".join(summary.lines()))
     return 0

@@ -36,6 +36,7 @@ class JobSummary:
     seconds: float = 0.0
     usage: dict[str, Any] = field(default_factory=dict)
     output: str = ""
+    missing_name: str = "NaN labels"
 
     def lines(self) -> list[str]:
         rate = self.done_now / self.seconds if self.seconds > 0 else float("nan")
@@ -45,7 +46,7 @@ class JobSummary:
         if self.consistency_known:
             out.append(f"position consistency: {self.consistent / self.consistency_known:.1%} "
                        f"of {self.consistency_known} rows pick the same response in both orders")
-        out.append(f"NaN labels: {self.nan}" + "".join(f"\n  {n} x {r}" for r, n in sorted(self.nan_reasons.items())))
+        out.append(f"{self.missing_name}: {self.nan}" + "".join(f"\n  {n} x {r}" for r, n in sorted(self.nan_reasons.items())))
         if self.usage:
             out.append("usage: " + ", ".join(f"{k}={v}" for k, v in self.usage.items()))
         out.append(f"output: {self.output}")
@@ -75,8 +76,13 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
             config_hash: str, *, limit: int | None = None, split: str | None = None, chunk_size: int = 8,
             skip_invalid: bool = False, invalid_row: Callable[[str, str], dict] | None = None,
             usage: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
-            desc: str = "labelling", normalise: Callable | None = None) -> JobSummary:
-    """Run ``process`` over the pair records of ``input_path`` in chunks, resumably; see module doc."""
+            desc: str = "labelling", normalise: Callable | None = None, value_field: str = "p_a",
+            missing_name: str = "NaN labels") -> JobSummary:
+    """Run ``process`` over the records of ``input_path`` in chunks, resumably; see module doc.
+
+    ``value_field`` is the output field whose null/NaN counts as a row without a result
+    (reported as ``missing_name`` with the rows' ``error`` reasons).
+    """
     output = Path(output)
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise RlaifError(f"{output}: output must end in .jsonl or .parquet")
@@ -127,9 +133,9 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
         final = sorted(done, key=lambda r: order.get(r["id"], len(order)))
         write_atomic(output, final)
         work.unlink()
-    key = "p_a" if "p_a" in (done[0] if done else {"p_a": 0}) else "reward"
+    summary.missing_name = missing_name
     for r in done:
-        p = r.get(key)
+        p = r.get(value_field)
         if p is None or (isinstance(p, float) and math.isnan(p)):
             summary.nan += 1
             reason = str(r.get("error") or "unknown")
