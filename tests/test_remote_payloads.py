@@ -79,3 +79,20 @@ def test_vllm_missing_gives_clear_error():
 
     with pytest.raises(RlaifError, match=r"pip install 'rlaif\[vllm\]'"):
         load_judge("vllm:Qwen/Qwen2.5-7B-Instruct")
+
+
+def test_unreachable_server_gives_up_with_one_line_and_errors_cross_threads():
+    import asyncio
+
+    from rlaif.errors import RlaifError
+    from rlaif.judges import load_judge
+
+    judge = load_judge("openai:m", base_url="http://127.0.0.1:9/v1", max_attempts=2, max_wait=0.01, timeout=1.0)
+    with pytest.raises(RlaifError, match=r"gave up after 2 attempts \(APIConnectionError.*re-run to resume"):
+        judge.label_logprobs([MSGS], ["1", "2"])
+    assert judge.usage.retries == 1
+
+    async def inside_a_running_loop():  # the sync API called from async code runs in a worker thread
+        return judge.label_logprobs([MSGS], ["1", "2"])
+    with pytest.raises(RlaifError, match="gave up"):
+        asyncio.run(inside_a_running_loop())

@@ -85,6 +85,16 @@ class OpenAIJudge:
         return min(self.max_wait, asked) if asked is not None else backoff
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await self._call_with_retries(fn)
+        except Exception as e:
+            if not _retryable(e):
+                raise
+            msg = (str(e).splitlines() or [type(e).__name__])[0]
+            raise RlaifError(f"openai judge {self.model} at {self.base_url or 'api.openai.com'}: gave up after "
+                             f"{self.max_attempts} attempts ({type(e).__name__}: {msg}); re-run to resume") from None
+
+    async def _call_with_retries(self, fn: Callable[[], Awaitable[T]]) -> T:
         import openai
 
         async for attempt in AsyncRetrying(retry=retry_if_exception(_retryable), wait=self._wait,
@@ -110,9 +120,17 @@ class OpenAIJudge:
         except RuntimeError:
             return asyncio.run(coro_factory())
         box: dict[str, Any] = {}
-        t = threading.Thread(target=lambda: box.setdefault("v", asyncio.run(coro_factory())))
+
+        def work() -> None:
+            try:
+                box["v"] = asyncio.run(coro_factory())
+            except BaseException as e:  # handed to the caller's thread below
+                box["e"] = e
+        t = threading.Thread(target=work)
         t.start()
         t.join()
+        if "e" in box:
+            raise box["e"]
         return box["v"]
 
     async def _gather(self, items: Sequence[Any], one: Callable[[Any, Any], Awaitable[T]]) -> list[T]:
