@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from typing import Any, Callable
@@ -25,6 +26,31 @@ def command(name: str, help: str):
     return deco
 
 
+def _number(kind: type, low: float, strict: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+    return parse
+
+
+positive_int = _number(int, 1, False, "a whole number of at least 1")
+non_negative_int = _number(int, 0, False, "a whole number of at least 0")
+positive_float = _number(float, 0.0, True, "a number above 0")
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    value = _number(float, 0.0, False, "in [0, 1]")(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1]")
+    return value
+
+
 def add_judge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", default=None, help="judge spec (see 'rlaif judges'); default: embedded")
     p.add_argument("--base-url", default=None, help="openai judges: server URL, e.g. http://127.0.0.1:8000/v1")
@@ -36,16 +62,23 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
                    help="openai judges: local tokenizer dir or GGUF for completions rendering, token counts, exact label ids")
     p.add_argument("--exact-label-ids", action="store_true", default=None,
                    help="openai judges on vLLM servers: request exact label-token log-probs (logprob_token_ids)")
+    p.add_argument("--timeout", type=positive_float, default=None,
+                   help="openai judges: seconds without a byte from the server before a request is retried (default 60)")
+    p.add_argument("--max-retries", type=non_negative_int, default=None,
+                   help="openai judges: retries of a failed request before the job stops (default 4)")
     p.add_argument("--n-ctx", type=int, default=None, help="llamacpp judges: context window in tokens")
     p.add_argument("--batch-size", type=int, default=None, help="hf judges: prompts per forward pass")
 
 
 def add_job_args(p: argparse.ArgumentParser) -> None:
     """Options shared by the resumable batch jobs (label, score)."""
-    p.add_argument("--limit", type=int, default=None, help="process only the first N rows")
+    p.add_argument("--limit", type=positive_int, default=None, help="process only the first N rows")
     p.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    p.add_argument("--chunk-size", type=int, default=8, help="rows per durable write")
-    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on")
+    p.add_argument("--chunk-size", type=positive_int, default=8, help="rows per durable write")
+    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on "
+                   "(they are tried again on every run, so a fixed row gets labelled)")
+    p.add_argument("--repair", action="store_true", help="move unreadable lines and repeated ids of an existing "
+                   "OUTPUT to OUTPUT.rejected.jsonl instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -53,7 +86,7 @@ def judge_options(args: argparse.Namespace) -> dict[str, Any]:
     spec = args.judge or "embedded"
     kind = spec.split(":")[0]
     opts: dict[str, Any] = {}
-    remote = ("base_url", "api_key", "concurrency", "endpoint", "tokenizer", "exact_label_ids")
+    remote = ("base_url", "api_key", "concurrency", "endpoint", "tokenizer", "exact_label_ids", "timeout", "max_retries")
     pairs = {"openai": remote, "llamacpp": ("n_ctx",), "embedded": ("n_ctx",), "hf": ("batch_size",)}
     for name in remote + ("n_ctx", "batch_size"):
         val = getattr(args, name, None)
@@ -103,6 +136,7 @@ def _label(args: argparse.Namespace) -> int:
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
     from .calibration import Calibration
+    from .schema import INVALID_INPUT
 
     cal = Calibration.load(args.calibration) if args.calibration else None
     labeler = Labeler(load_judge(args.judge, **opts), cfg, calibration=cal)
@@ -111,7 +145,7 @@ def _label(args: argparse.Namespace) -> int:
         return {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None,
                 "p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
                 "p_a_principles": [], "principles": [], "rationales": None, "truncated": False,
-                "error": f"invalid input: {msg}", "judge": labeler.judge.judge_id,
+                "error": INVALID_INPUT + msg, "judge": labeler.judge.judge_id,
                 "constitution": labeler.constitution.name, "template": labeler.template.tag,
                 "config_hash": labeler.config_hash}
 
@@ -122,7 +156,7 @@ def _label(args: argparse.Namespace) -> int:
 
     summary = run_job(args.input, args.output, labeler.label, labeler.config_hash, limit=args.limit,
                       split=args.split, chunk_size=args.chunk_size, skip_invalid=args.skip_invalid,
-                      invalid_row=invalid_row, usage=usage, progress=not args.no_progress)
+                      invalid_row=invalid_row, usage=usage, progress=not args.no_progress, repair=args.repair)
     print("\n".join(summary.lines()))
     return 0
 
@@ -162,9 +196,16 @@ def _const(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (``rlaif label: error: ...``), exit code 2; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlaif", description="Soft preference labels from a judge LLM (RLAIF).")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="rlaif", description="Soft preference labels from a judge LLM (RLAIF).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, (add_args, run) in COMMANDS.items():
         p = sub.add_parser(name, help=add_args.help, description=add_args.help)  # type: ignore[attr-defined]
         add_args(p)
@@ -176,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     import_optional_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="rlaif: %(message)s")  # retries show on stderr
     try:
         return args._run(args)
     except RlaifError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import command
+from .cli import command, fraction
 
 
 @command("compare", "compare AI soft labels with human labels; writes a Markdown/HTML report with plots")
@@ -37,7 +37,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("labels", help="label records with human labels")
     p.add_argument("-o", "--output", required=True, help="calibration JSON to write (use with 'rlaif label --calibration')")
     p.add_argument("--human", default=None, help="separate human labels: file with columns id, human_label")
-    p.add_argument("--fit-fraction", type=float, default=0.5, help="share of rows used to fit; the rest evaluate")
+    p.add_argument("--fit-fraction", type=fraction, default=0.5, help="share of rows used to fit; the rest evaluate")
     p.add_argument("--bias", action="store_true", help="fit a bias term as well as the temperature")
     p.add_argument("--seed", type=int, default=0, help="split seed")
 
@@ -85,6 +85,7 @@ def _score(args: argparse.Namespace) -> int:
     from .data import normalise_single
     from .jobs import run_job
     from .judges import load_judge
+    from .schema import INVALID_INPUT
     from .scorer import Scorer, ScorerConfig
 
     cfg = ScorerConfig(constitution=args.constitution, template=args.template, max_prompt_tokens=args.max_prompt_tokens)
@@ -101,11 +102,11 @@ def _score(args: argparse.Namespace) -> int:
 
     def invalid_row(rid, msg):
         return {"id": rid, "prompt": "", "response": "", "score": None, "reward": None, "probs": None,
-                "entropy": None, "truncated": False, "error": f"invalid input: {msg}", **meta}
+                "entropy": None, "truncated": False, "error": INVALID_INPUT + msg, **meta}
 
     summary = run_job(args.input, args.output, process, chash, limit=args.limit, split=args.split,
                       chunk_size=args.chunk_size, skip_invalid=args.skip_invalid, invalid_row=invalid_row,
                       progress=not args.no_progress, desc="scoring", normalise=normalise_single,
-                      value_field="reward", missing_name="unscored rows")
+                      value_field="reward", missing_name="unscored rows", repair=args.repair)
     print("\n".join(summary.lines()))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import command
+from .cli import command, fraction
 
 
 @command("train-rm", "train a distilled reward model on soft labels (soft Bradley-Terry loss)")
@@ -14,8 +14,8 @@ def _train_rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="local model dir or GGUF ('embedded' for SmolLM2-135M)")
     p.add_argument("-o", "--output", required=True, help="directory for the reward model")
     p.add_argument("--label-source", choices=["ai", "human"], default="ai", help="AI soft labels or human labels")
-    p.add_argument("--min-confidence", type=float, default=0.0, help="keep AI pairs with |2p-1| >= this")
-    p.add_argument("--eval-fraction", type=float, default=0.2, help="held-out share")
+    p.add_argument("--min-confidence", type=fraction, default=0.0, help="keep AI pairs with |2p-1| >= this")
+    p.add_argument("--eval-fraction", type=fraction, default=0.2, help="held-out share")
     add_train_args(p, epochs=2.0, batch_size=8)
     p.add_argument("--seed", type=int, default=0)
 
@@ -37,7 +37,7 @@ def _train_rm(args: argparse.Namespace) -> int:
     cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
                    max_length=args.max_length, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                    lora=args.lora, seed=args.seed)
-    m = train_reward_model(read_records(args.labels, check_label_record), args.base, args.output, cfg)
+    m = train_reward_model(read_records(args.labels, check_label_record, unique_ids=True), args.base, args.output, cfg)
     print(json.dumps({k: v for k, v in m.items() if not k.endswith(("runtime", "per_second"))}, indent=2))
     return 0
 
@@ -76,18 +76,18 @@ def _eval_rm(args: argparse.Namespace) -> int:
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("labels", help="label records from 'rlaif label'")
     p.add_argument("-o", "--output", required=True, help=".jsonl or .parquet")
-    p.add_argument("--min-confidence", type=float, default=0.0, help="keep pairs with |2p-1| >= this")
+    p.add_argument("--min-confidence", type=fraction, default=0.0, help="keep pairs with |2p-1| >= this")
 
 
 @_export_args.run
 def _export(args: argparse.Namespace) -> int:
     from .data import read_records, write_atomic
     from .dpo import export_rows
-    from .schema import check_label_record
+    from .schema import DPO_EXPORT_FIELDS, check_label_record
 
-    recs = read_records(args.labels, check_label_record)
+    recs = read_records(args.labels, check_label_record, unique_ids=True)
     rows = export_rows(recs, args.min_confidence)
-    write_atomic(args.output, rows)
+    write_atomic(args.output, rows, columns=DPO_EXPORT_FIELDS)
     print(f"wrote {len(rows)} of {len(recs)} pairs to {args.output} (dropped: unlabelled, ties, "
           f"confidence below {args.min_confidence})")
     return 0

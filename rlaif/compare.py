@@ -54,6 +54,10 @@ def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0)
         if not good:
             k = str(r.get("error") or "unknown")
             nan_reasons[k] = nan_reasons.get(k, 0) + 1
+    if not ok.any():
+        top = max(nan_reasons.items(), key=lambda kv: kv[1])
+        raise RlaifError(f"no labelled rows: all {len(rows)} rows with a human label have p_a = NaN "
+                         f"({top[1]} x {top[0]}" + (", ..." if len(nan_reasons) > 1 else "") + ")")
     p_coin = np.where(ok, p_all, 0.5)
     out: dict[str, Any] = {
         "rows": len(records), "rows_with_human_label": len(rows), "labelled": int(ok.sum()),
@@ -169,4 +173,4 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
 
 
 def load_for_compare(labels: str | Path, human: str | Path | None) -> list[dict[str, Any]]:
-    return join_human(read_records(labels, check_label_record), human)
+    return join_human(read_records(labels, check_label_record, unique_ids=True), human)

@@ -80,6 +80,11 @@ def _human_label(value: Any, loc: str) -> float | None:
     mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
     if isinstance(value, str) and value.strip().lower() in mapping:
         return mapping[value.strip().lower()]
+    if isinstance(value, str):  # CSV cells are text: "0.25" is a probability
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
         return float(value)
     raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
@@ -153,7 +158,14 @@ def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
     return bool(digest[0] & 1)
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | Exception]]:
+def _json_error(loc: str, e: json.JSONDecodeError) -> ValueError:
+    # json's messages may end in "at" ("Unterminated string starting at"): say the column once
+    msg = e.msg[:-3] if e.msg.endswith(" at") else e.msg
+    return ValueError(f"{loc}: not valid JSON ({msg} at column {e.colno})")
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, str, bytes, dict[str, Any] | Exception]]:
+    """(line number, location, raw line, object or the error reading it) for each non-blank line."""
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             loc = where(path, lineno)
@@ -162,57 +174,76 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | Excepti
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield lineno, loc, ValueError(f"{loc}: bytes are not UTF-8 (at byte {e.start} of the line)")
+                yield lineno, loc, raw, ValueError(f"{loc}: bytes are not UTF-8 (at byte {e.start} of the line)")
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                yield lineno, loc, ValueError(f"{loc}: not valid JSON ({e.msg} at column {e.colno})")
+                yield lineno, loc, raw, _json_error(loc, e)
                 continue
             if not isinstance(obj, dict):
-                yield lineno, loc, ValueError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
+                yield lineno, loc, raw, ValueError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
                 continue
-            yield lineno, loc, obj
+            yield lineno, loc, raw, obj
 
 
-def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tuple[str, dict[str, Any] | Exception]]:
-    """Yield (location, raw row or the error reading it) for every row of a file or saved dataset."""
+def _row_bytes(row: dict[str, Any]) -> bytes:
+    """A row's content as canonical bytes (for content-hash ids of rows that have no id)."""
+    return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
+
+
+def _read_table(path: Path, suffix: str):
+    """Parquet through pandas; CSV with every cell as text (an answer "4" or "NA" stays a string),
+    empty cells as missing."""
+    import pandas as pd
+
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        df = pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
+        return df.replace("", None)
+    except UnicodeDecodeError as e:
+        raise RlaifError(f"{path}: bytes are not UTF-8 (at byte {e.start})") from None
+    except Exception as e:
+        raise RlaifError(f"{path}: cannot read {suffix[1:]} ({e})") from None
+
+
+def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tuple[str, dict[str, Any] | Exception, bytes]]:
+    """Yield (location, raw row or the error reading it, the row's content as bytes) for every row
+    of a file or saved dataset."""
     path = Path(path)
     if not path.exists():
         raise RlaifError(f"{path}: no such file or directory")
     suffix = path.suffix.lower()
     if path.is_dir():
-        import datasets
-
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except Exception as e:  # the library raises several types for a non-dataset folder
-            raise RlaifError(f"{path}: not a saved Hugging Face dataset ({e})") from None
-        if isinstance(ds, datasets.DatasetDict):
-            if split is None:
-                raise RlaifError(f"{path}: dataset has splits {list(ds)}; choose one with --split")
-            if split not in ds:
-                raise RlaifError(f"{path}: no split '{split}' (has {list(ds)})")
-            ds = ds[split]
-        for i, row in enumerate(ds):
-            yield where(path, i + 1), row
+        for i, row in enumerate(_load_dataset(path, split)):
+            yield where(path, i + 1), row, _row_bytes(row)
     elif suffix in (".jsonl", ".json", ".ndjson"):
-        for _, loc, row in _jsonl_rows(path):
-            yield loc, row
+        for _, loc, raw, row in _jsonl_rows(path):
+            yield loc, row, raw.rstrip(b"\r\n")
     elif suffix in (".parquet", ".csv"):
-        import pandas as pd
-
-        try:
-            df = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise RlaifError(f"{path}: bytes are not UTF-8 (at byte {e.start})") from None
-        except Exception as e:
-            raise RlaifError(f"{path}: cannot read {suffix[1:]} ({e})") from None
+        df = _read_table(path, suffix)
         for i, row in enumerate(df.to_dict(orient="records")):
             row = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()}
-            yield where(path, i + (2 if suffix == ".csv" else 1)), row
+            yield where(path, i + (2 if suffix == ".csv" else 1)), row, _row_bytes(row)
     else:
         raise RlaifError(f"{path}: unknown input format '{suffix}' (use .jsonl, .parquet, .csv or a saved dataset)")
+
+
+def _load_dataset(path: Path, split: str | None):
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as e:  # the library raises several types for a non-dataset folder
+        raise RlaifError(f"{path}: not a saved Hugging Face dataset ({e})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split is None:
+            raise RlaifError(f"{path}: dataset has splits {list(ds)}; choose one with --split")
+        if split not in ds:
+            raise RlaifError(f"{path}: no split '{split}' (has {list(ds)})")
+        ds = ds[split]
+    return ds
 
 
 def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
@@ -228,13 +259,22 @@ def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any
     return {"id": rid, "prompt": prompt, "response": _text(resp, loc, key)}
 
 
+def invalid_id(raw: bytes, occurrence: int = 0) -> str:
+    """Id of an input row that could not be used: a hash of its content (not of its position), so
+    that its error record is recognised on every run and replaced once the row is fixed;
+    ``occurrence`` tells identical bad rows apart."""
+    digest = hashlib.sha256(raw + b"\x1f" + str(occurrence).encode()).hexdigest()[:16]
+    return f"invalid-{digest}"
+
+
 def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None = None,
                normalise=normalise_row) -> LoadResult:
     """Load up to ``limit`` rows of ``path`` as pair records (or, with ``normalise=normalise_single``,
-    single-response records); bad rows go to ``invalid`` with a reason."""
+    single-response records); bad rows go to ``invalid`` as (``invalid_id``, reason)."""
     out = LoadResult()
     seen: dict[str, str] = {}
-    for index, (loc, row) in enumerate(iter_source_rows(path, split)):
+    bad_seen: dict[bytes, int] = {}
+    for index, (loc, row, raw) in enumerate(iter_source_rows(path, split)):
         if limit is not None and index >= limit:
             break
         try:
@@ -246,7 +286,8 @@ def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None 
             seen[rec["id"]] = loc
             out.records.append(rec)
         except ValueError as e:
-            out.invalid.append((f"row-{index}", str(e)))
+            bad_seen[raw] = bad_seen.get(raw, -1) + 1
+            out.invalid.append((invalid_id(raw, bad_seen[raw]), str(e)))
     return out
 
 
@@ -270,8 +311,18 @@ def to_json_line(rec: dict[str, Any]) -> str:
     return json.dumps({k: fix(v) for k, v in rec.items()}, ensure_ascii=False) + "\n"
 
 
-def write_atomic(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Write records to ``path`` (.jsonl or .parquet) via a temporary file and an atomic rename."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Iterable[str] | None = None) -> None:
+    """Write records to ``path`` (.jsonl or .parquet) via a temporary file and an atomic rename.
+
+    The file gets the usual permissions (0666 less the umask, not the temporary file's 0600);
+    ``columns`` gives an empty Parquet file its schema.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -279,47 +330,64 @@ def write_atomic(path: str | Path, records: list[dict[str, Any]]) -> None:
         if path.suffix.lower() == ".parquet":
             import pandas as pd
 
-            pd.DataFrame.from_records(records).to_parquet(tmp, index=False)
+            cols = list(columns) if columns is not None and not records else None
+            pd.DataFrame.from_records(records, columns=cols).to_parquet(tmp, index=False)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(to_json_line(r) for r in records)
                 fh.flush()
                 os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] | None = None) -> list[dict[str, Any]]:
-    """Read records written by rlaif (.jsonl or .parquet); nulls in p_* become NaN.
-
-    ``check(record, where)`` (e.g. ``schema.check_label_record``) validates each row; a bad row
-    raises RlaifError naming the file, row and field.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise RlaifError(f"{path}: no such file")
+def _read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(location, row) for every row of a .jsonl or .parquet file written by rlaif."""
     if path.suffix.lower() == ".parquet":
         import pandas as pd
 
         rows = pd.read_parquet(path).to_dict(orient="records")
-        rows = [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()} for r in rows]
-    elif path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        rows = []
-        for _, loc, row in _jsonl_rows(path):
+        return [(where(path, i + 1), {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()})
+                for i, r in enumerate(rows)]
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        out = []
+        for _, loc, _, row in _jsonl_rows(path):
             if isinstance(row, Exception):
                 raise RlaifError(str(row))
-            rows.append(row)
-    else:
-        raise RlaifError(f"{path}: expected a .jsonl or .parquet file written by rlaif")
-    for i, r in enumerate(rows):
+            out.append((loc, row))
+        return out
+    raise RlaifError(f"{path}: expected a .jsonl or .parquet file written by rlaif")
+
+
+def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] | None = None,
+                 unique_ids: bool = False) -> list[dict[str, Any]]:
+    """Read records written by rlaif (.jsonl or .parquet); nulls in p_* become NaN.
+
+    ``check(record, where)`` (e.g. ``schema.check_label_record``) validates each row; a bad row
+    raises RlaifError naming the file, row and field. With ``unique_ids`` a repeated ``id`` is an
+    error too (a row counted twice would skew every figure computed from the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RlaifError(f"{path}: no such file")
+    rows = []
+    first: dict[Any, str] = {}
+    for loc, r in _read_rows(path):
         for k in ("p_a", "p_a_first", "p_a_second"):
             if k in r and r[k] is None:
                 r[k] = float("nan")
         if check is not None:
             try:
-                check(r, where(path, i + 1))
+                check(r, loc)
             except ValueError as e:
                 raise RlaifError(str(e)) from None
+        if unique_ids and r.get("id") is not None:
+            if r["id"] in first:
+                raise RlaifError(f"{loc}: id {r['id']!r} repeats line {first[r['id']].rsplit(':', 1)[1]}; the file "
+                                 f"holds a row twice (repair it with 'rlaif label INPUT -o {path} --repair')")
+            first[r["id"]] = loc
+        rows.append(r)
     return rows

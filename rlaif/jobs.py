@@ -1,10 +1,12 @@
 """Resumable batch jobs: label (or score) a file in chunks, appending durable JSONL lines.
 
 Work goes to ``OUTPUT`` itself for .jsonl outputs, or to ``OUTPUT.partial.jsonl`` for .parquet
-outputs (converted with an atomic rename at the end). Every chunk is written with one write,
-flushed and fsynced, so a kill loses at most the chunk in flight; a torn last line is dropped on
-resume. Re-running the same command skips the ids already present, and refuses to mix rows made
-with other settings (``config_hash``).
+outputs (converted with an atomic rename at the end). One job at a time holds ``OUTPUT.lock``.
+Every chunk is written with one write, flushed and fsynced, so a kill loses at most the chunk in
+flight. Before anything is written, the existing output is read and validated (``rlaif.outputs``):
+only a torn final line is cut, rows made with other settings (``config_hash``) are refused, and
+other bad lines stop the job (or, with ``repair``, move to ``OUTPUT.rejected.jsonl``). Re-running
+the same command skips the ids already present; invalid-input rows are never counted as done.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
-from .data import load_pairs, read_records, to_json_line, write_atomic
+from .data import load_pairs, to_json_line, write_atomic
 from .errors import RlaifError
+from .outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite, scan_jsonl,
+                      scan_table)
+from .schema import is_invalid_input
 
 
 @dataclass
@@ -37,6 +42,7 @@ class JobSummary:
     usage: dict[str, Any] = field(default_factory=dict)
     output: str = ""
     missing_name: str = "NaN labels"
+    other_rows: int = 0
 
     def lines(self) -> list[str]:
         rate = self.done_now / self.seconds if self.seconds > 0 else float("nan")
@@ -49,92 +55,88 @@ class JobSummary:
         out.append(f"{self.missing_name}: {self.nan}" + "".join(f"\n  {n} x {r}" for r, n in sorted(self.nan_reasons.items())))
         if self.usage:
             out.append("usage: " + ", ".join(f"{k}={v}" for k, v in self.usage.items()))
-        out.append(f"output: {self.output}")
+        out.append(f"output: {self.output}" + (f" (also holds {self.other_rows} rows of earlier runs that are not "
+                                                f"in this input)" if self.other_rows else ""))
         return out
 
 
-def _read_partial(work: Path) -> list[dict[str, Any]]:
-    """Rows already written to ``work``; a torn final line (killed mid-write) is cut off."""
-    rows: list[dict[str, Any]] = []
-    good = 0
-    with open(work, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                rows.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break
-            good += len(raw)
-    if good != work.stat().st_size:
-        with open(work, "r+b") as fh:
-            fh.truncate(good)
-    return rows
+def work_path(output: Path) -> Path:
+    """Where rows are appended: the JSONL output itself, or ``OUTPUT.partial.jsonl`` for Parquet."""
+    return output if output.suffix.lower() == ".jsonl" else output.with_name(output.name + ".partial.jsonl")
 
 
-def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[dict]], list[dict]],
-            config_hash: str, *, limit: int | None = None, split: str | None = None, chunk_size: int = 8,
-            skip_invalid: bool = False, invalid_row: Callable[[str, str], dict] | None = None,
-            usage: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
-            desc: str = "labelling", normalise: Callable | None = None, value_field: str = "p_a",
-            missing_name: str = "NaN labels") -> JobSummary:
-    """Run ``process`` over the records of ``input_path`` in chunks, resumably; see module doc.
-
-    ``value_field`` is the output field whose null/NaN counts as a row without a result
-    (reported as ``missing_name`` with the rows' ``error`` reasons).
-    """
+def check_output_path(output: str | Path, input_path: str | Path) -> Path:
+    """The output as a Path, refused when it cannot be written or would overwrite the input."""
     output = Path(output)
     if output.suffix.lower() not in (".jsonl", ".parquet"):
         raise RlaifError(f"{output}: output must end in .jsonl or .parquet")
     if not output.parent.exists():
         raise RlaifError(f"{output}: folder {output.parent} does not exist")
+    src = Path(input_path).resolve()
+    for o in (output, work_path(output)):
+        if o.resolve() == src or (o.exists() and src.exists() and os.path.samefile(o, src)):
+            raise RlaifError(f"{output}: the output is the input file {input_path}; choose another -o")
+    return output
+
+
+def load_input(input_path: str | Path, *, limit: int | None, split: str | None, normalise: Callable | None,
+               skip_invalid: bool):
+    """The job's input records; bad rows stop the job unless ``skip_invalid``; no rows is an error."""
+    if limit is not None and limit < 1:
+        raise RlaifError(f"--limit must be at least 1 (got {limit})")
     loaded = load_pairs(input_path, limit=limit, split=split, **({"normalise": normalise} if normalise else {}))
+    if not loaded.records and not loaded.invalid:
+        raise RlaifError(f"{input_path}: no rows (the input is empty)")
     if loaded.invalid and not skip_invalid:
         n = len(loaded.invalid)
         raise RlaifError(f"{loaded.invalid[0][1]}" + (f" (and {n - 1} more bad rows)" if n > 1 else "")
                          + "; fix the input or pass --skip-invalid to label the other rows")
-    work = output if output.suffix.lower() == ".jsonl" else output.with_name(output.name + ".partial.jsonl")
-    done: list[dict[str, Any]] = []
-    if work.exists():
-        done = _read_partial(work)
-    elif output.exists():
-        done = read_records(output)
-    for i, row in enumerate(done):
-        if row.get("config_hash") != config_hash:
-            raise RlaifError(f"{work if work.exists() else output}:{i + 1}: written with other settings "
-                             f"(config_hash {row.get('config_hash')} != {config_hash}); use another -o to start afresh")
-    done_ids = {r["id"] for r in done}
-    summary = JobSummary(total=len(loaded.records) + len(loaded.invalid), resumed=len(done_ids),
-                         invalid=len(loaded.invalid), output=str(output))
-    todo = [r for r in loaded.records if r["id"] not in done_ids]
-    bad = [invalid_row(rid, msg) for rid, msg in loaded.invalid if rid not in done_ids] if invalid_row else []
-    start = time.perf_counter()
-    if todo or bad or output != work:
-        with open(work, "a", encoding="utf-8") as fh:
-            def write(rows: list[dict[str, Any]]) -> None:
-                fh.write("".join(to_json_line(r) for r in rows))
-                fh.flush()
-                os.fsync(fh.fileno())
+    return loaded
 
-            if bad:
-                write(bad)
-            bar = tqdm(total=len(todo), desc=desc, unit="row", disable=not progress)
-            for s in range(0, len(todo), chunk_size):
-                rows = process(todo[s:s + chunk_size])
-                write(rows)
-                done.extend(rows)
-                summary.done_now += len(rows)
-                bar.update(len(rows))
-            bar.close()
-        done.extend(bad)
-    summary.seconds = time.perf_counter() - start
-    if output != work:
-        order = {r["id"]: i for i, r in enumerate(loaded.records)}
-        final = sorted(done, key=lambda r: order.get(r["id"], len(order)))
-        write_atomic(output, final)
-        work.unlink()
-    summary.missing_name = missing_name
-    for r in done:
+
+def open_existing(output: Path, config_hash: str, repair: bool) -> tuple[Existing, list[dict[str, Any]]]:
+    """Validate what the output already holds, then make the work file ready to append to.
+
+    Returns the work file's state and the labelled rows (from the work file and, for Parquet, the
+    finished file). Error records of invalid input rows are dropped: they are made afresh each run,
+    so a fixed row is labelled and its error record does not linger.
+    """
+    work = work_path(output)
+    ex = scan_jsonl(work)
+    table = scan_table(output) if work != output else None
+    check_settings(ex, config_hash)
+    if table is not None:
+        check_settings(table, config_hash)
+    moved = move_bad_lines(ex) if repair else refuse_bad(ex)
+    keep = [not is_invalid_input(r) for r in ex.rows]
+    if moved or not all(keep):
+        rewrite(ex, keep)
+    elif ex.torn_at is not None:
+        with open(work, "r+b") as fh:
+            fh.truncate(ex.torn_at)
+        ex.torn_at = None
+    rows = list(ex.rows)
+    if table is not None:  # a row in both: killed between the Parquet rename and removing the partial
+        in_work = {r["id"] for r in rows}
+        rows = [r for r in table.rows if r["id"] not in in_work and not is_invalid_input(r)] + rows
+    return ex, rows
+
+
+def _append(work: Path, ex: Existing):
+    """A durable appender: each call is one write, flushed and fsynced."""
+    fh = open(work, "ab")
+    if ex.needs_newline:
+        fh.write(b"\n")
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        fh.write("".join(to_json_line(r) for r in rows).encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return fh, write
+
+
+def _tally(summary: JobSummary, rows: list[dict[str, Any]], value_field: str) -> None:
+    for r in rows:
         p = r.get(value_field)
         if p is None or (isinstance(p, float) and math.isnan(p)):
             summary.nan += 1
@@ -143,6 +145,63 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
         if r.get("consistent") is not None:
             summary.consistency_known += 1
             summary.consistent += bool(r["consistent"])
+
+
+def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[dict]], list[dict]],
+            config_hash: str, *, limit: int | None = None, split: str | None = None, chunk_size: int = 8,
+            skip_invalid: bool = False, invalid_row: Callable[[str, str], dict] | None = None,
+            usage: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
+            desc: str = "labelling", normalise: Callable | None = None, value_field: str = "p_a",
+            missing_name: str = "NaN labels", repair: bool = False) -> JobSummary:
+    """Run ``process`` over the records of ``input_path`` in chunks, resumably; see module doc.
+
+    ``value_field`` is the output field whose null/NaN counts as a row without a result
+    (reported as ``missing_name`` with the rows' ``error`` reasons). ``repair`` moves unreadable
+    lines of an existing output to ``OUTPUT.rejected.jsonl`` instead of stopping.
+    """
+    if chunk_size < 1:
+        raise RlaifError(f"--chunk-size must be at least 1 (got {chunk_size})")
+    output = check_output_path(output, input_path)
+    loaded = load_input(input_path, limit=limit, split=split, normalise=normalise, skip_invalid=skip_invalid)
+    with OutputLock(output):
+        ex, done = open_existing(output, config_hash, repair)
+        done_by_id = {r["id"]: r for r in done}
+        todo = [r for r in loaded.records if r["id"] not in done_by_id]
+        bad = [invalid_row(rid, msg) for rid, msg in loaded.invalid] if invalid_row else []
+        summary = JobSummary(total=len(loaded.records) + len(loaded.invalid), resumed=len(loaded.records) - len(todo),
+                             invalid=len(loaded.invalid), output=str(output), missing_name=missing_name)
+        start = time.perf_counter()
+        new = _process(work_path(output), ex, process, todo, bad, chunk_size, progress, desc)
+        summary.done_now = len(new) - len(bad)
+        summary.seconds = time.perf_counter() - start
+        if output != work_path(output):
+            order = {r["id"]: i for i, r in enumerate(loaded.records)}
+            write_atomic(output, sorted(done + new, key=lambda r: order.get(r["id"], len(order))))
+            work_path(output).unlink(missing_ok=True)
+    ids = {r["id"] for r in loaded.records}
+    _tally(summary, [r for r in done if r["id"] in ids] + new, value_field)
+    summary.other_rows = len(done) - summary.resumed
     if usage:
         summary.usage = usage()
     return summary
+
+
+def _process(work: Path, ex: Existing, process: Callable[[list[dict]], list[dict]], todo: list[dict],
+             bad: list[dict], chunk_size: int, progress: bool, desc: str) -> list[dict[str, Any]]:
+    """Write the invalid-row records, then process ``todo`` chunk by chunk with durable appends."""
+    new: list[dict[str, Any]] = []
+    if not (todo or bad):
+        return new
+    fh, write = _append(work, ex)
+    with fh:
+        if bad:
+            write(bad)
+            new.extend(bad)
+        bar = tqdm(total=len(todo), desc=desc, unit="row", disable=not progress)
+        for s in range(0, len(todo), chunk_size):
+            rows = process(todo[s:s + chunk_size])
+            write(rows)
+            new.extend(rows)
+            bar.update(len(rows))
+        bar.close()
+    return new

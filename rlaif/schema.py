@@ -6,7 +6,8 @@ A *pair record* is the normalised input of the labeler, whatever the source form
 field          type     meaning
 =============  =======  =====================================================================
 id             str      stable row id: the input's ``id`` column if present, else the 0-based
-                        row number in the source ("row-17")
+                        row number in the source ("row-17"); an input row that could not be used
+                        gets "invalid-" + a hash of its content
 prompt         str      the context the responses answer (a conversation flattened to
                         "User: ...\n\nAssistant: ..." turns, or plain text)
 response_a     str      first candidate response
@@ -43,6 +44,8 @@ import math
 from typing import Any
 
 DPO_FIELDS = ("prompt", "chosen", "rejected", "p_chosen")
+# what ``rlaif export-dpo`` writes: the DPO fields plus provenance
+DPO_EXPORT_FIELDS = DPO_FIELDS + ("id", "judge", "constitution", "template", "human_agrees")
 
 PAIR_FIELDS = ("id", "prompt", "response_a", "response_b", "human_label")
 LABEL_FIELDS = (
@@ -50,6 +53,15 @@ LABEL_FIELDS = (
     "rationales", "truncated", "error", "judge", "constitution", "template", "config_hash",
 )
 RECORD_FIELDS = PAIR_FIELDS + LABEL_FIELDS
+
+
+INVALID_INPUT = "invalid input: "
+
+
+def is_invalid_input(rec: dict[str, Any]) -> bool:
+    """Whether ``rec`` is the error record of an input row that could not be used (never "done":
+    such rows are tried again on every run)."""
+    return str(rec.get("error") or "").startswith(INVALID_INPUT)
 
 
 def check_label_record(rec: dict[str, Any], where: str) -> None:

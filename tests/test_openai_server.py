@@ -56,7 +56,7 @@ def ok_or_topk(row):
 
 
 def test_non_retryable_errors_fail_fast(server):
-    judge = load_judge("openai:smollm2", base_url=server.url + "/nope", max_attempts=5)
+    judge = load_judge("openai:smollm2", base_url=server.url + "/nope", max_retries=4)
     with pytest.raises(RlaifError, match=r"HTTP 404"):
         judge.label_logprobs([[{"role": "user", "content": "hi"}]], ["1", "2"])
     assert judge.usage.retries == 0
@@ -68,7 +68,8 @@ def test_faulty_network_still_labels_every_row_exactly_once(server, tmp_path):
     proxy = FaultProxy(server.url.removesuffix("/v1"), p429=0.08, p500=0.08, pslow=0.03, pdrop=0.05,
                        slow_seconds=2.5, seed=1)
     try:
-        judge = load_judge("openai:smollm2", base_url=proxy.url + "/v1", concurrency=4, timeout=2.0, max_wait=0.5)
+        judge = load_judge("openai:smollm2", base_url=proxy.url + "/v1", concurrency=4, timeout=2.0, max_wait=0.5,
+                           max_retries=7)  # a fault on ~24% of requests: five in a row happens in 400
         lab = Labeler(judge, CFG)
         out = tmp_path / "out.jsonl"
         s = run_job(src, out, lab.label, lab.config_hash, chunk_size=25, progress=False)

@@ -1,25 +1,38 @@
 """OpenAI-compatible judge (OpenAI, ``vllm serve``, llama.cpp server, ...) on the official async client.
 
 Concurrency is bounded by a semaphore; transient failures (429, 5xx, timeouts, dropped
-connections) are retried by tenacity with exponential backoff and jitter, honouring Retry-After;
-400/401/403/404/422 fail fast with one clear line. Payloads and parsing live in
+connections) are retried by tenacity with exponential backoff and jitter, honouring Retry-After,
+up to ``max_retries`` times; a request that receives no byte for ``timeout`` seconds is a timeout.
+A server that refuses the connection is retried twice within about two seconds, then the job
+stops; 400/401/403/404/422 fail fast with one clear line. Payloads and parsing live in
 ``openai_payloads`` (pure, tested without a network).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
+import time
 from typing import Any, Awaitable, Callable, Literal, Sequence, TypeVar
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from ..errors import RlaifError
 from . import openai_payloads as P
 from .base import LabelLogprobs, Messages, Usage
 
 T = TypeVar("T")
+log = logging.getLogger("rlaif.judges.openai")
+CONNECT_ATTEMPTS = 3  # a refused connection: the server is not there; don't wait a minute to say so
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Whether the request never reached a server (connection refused, unreachable, connect timeout).
+
+    Told by the transport error's class name: the openai client wraps httpx's (or its successor's)."""
+    return type(getattr(exc, "__cause__", None)).__name__ in ("ConnectError", "ConnectTimeout")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -46,12 +59,12 @@ class OpenAIJudge:
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  concurrency: int = 8, endpoint: Literal["chat", "completions"] = "chat", top_logprobs: int = 20,
-                 timeout: float = 60.0, max_attempts: int = 8, max_wait: float = 30.0, tokenizer: str | None = None,
+                 timeout: float = 60.0, max_retries: int = 4, max_wait: float = 30.0, tokenizer: str | None = None,
                  exact_label_ids: bool = False, price_per_mtok: tuple[float, float] | None = None,
                  context_length: int | None = None):
         self.model, self.base_url, self._api_key = model, base_url, api_key
         self.concurrency, self.endpoint, self.top_logprobs = concurrency, endpoint, top_logprobs
-        self.timeout, self.max_attempts, self.max_wait = timeout, max_attempts, max_wait
+        self.timeout, self.max_attempts, self.max_wait = timeout, max_retries + 1, max_wait
         self.exact_label_ids, self.price = exact_label_ids, price_per_mtok
         self.judge_id = f"openai:{model}"
         self.context_length = context_length
@@ -68,6 +81,7 @@ class OpenAIJudge:
             raise RlaifError(f"openai judge: endpoint '{endpoint}'"
                              f"{' with exact label ids' if exact_label_ids else ''} needs tokenizer=LOCAL_PATH")
         self._lock = threading.Lock()
+        self._last_warning = -1e9
 
     # -- plumbing -------------------------------------------------------------------------------
     def _client(self):
@@ -77,12 +91,33 @@ class OpenAIJudge:
         if key is None:
             raise RlaifError("openai judge: no API key (pass --api-key or set OPENAI_API_KEY)")
         base = self.base_url or os.environ.get("OPENAI_BASE_URL")
-        return openai.AsyncOpenAI(api_key=key, base_url=base, timeout=self.timeout, max_retries=0)
+        # read: the longest silence between two bytes of a reply; connect: a live server accepts at once
+        timeout = openai.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+        return openai.AsyncOpenAI(api_key=key, base_url=base, timeout=timeout, max_retries=0)
 
     def _wait(self, state) -> float:
-        asked = retry_after_seconds(state.outcome.exception() if state.outcome else None)
+        exc = state.outcome.exception() if state.outcome else None
+        if _refused(exc):
+            return 0.5 * state.attempt_number
+        asked = retry_after_seconds(exc)
         backoff = wait_exponential_jitter(multiplier=0.5, max=self.max_wait, jitter=0.5)(state)
         return min(self.max_wait, asked) if asked is not None else backoff
+
+    def _stop(self, state) -> bool:
+        n = state.attempt_number
+        exc = state.outcome.exception() if state.outcome else None
+        return n >= self.max_attempts or (_refused(exc) and n >= min(CONNECT_ATTEMPTS, self.max_attempts))
+
+    def _warn(self, state) -> None:
+        """A line on the log (stderr in the CLI) at most every 5 s, so a struggling server is not silent."""
+        now = time.monotonic()
+        if now - self._last_warning < 5.0:
+            return
+        self._last_warning = now
+        exc = state.outcome.exception() if state.outcome else None
+        msg = (str(exc).splitlines() or [""])[0]
+        log.warning("openai judge %s: attempt %d of %d failed (%s: %s); retrying in %.1f s", self.model,
+                    state.attempt_number, self.max_attempts, type(exc).__name__, msg, state.next_action.sleep)
 
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -91,14 +126,19 @@ class OpenAIJudge:
             if not _retryable(e):
                 raise
             msg = (str(e).splitlines() or [type(e).__name__])[0]
-            raise RlaifError(f"openai judge {self.model} at {self.base_url or 'api.openai.com'}: gave up after "
-                             f"{self.max_attempts} attempts ({type(e).__name__}: {msg}); re-run to resume") from None
+            where = f"openai judge {self.model} at {self.base_url or 'api.openai.com'}"
+            if _refused(e):
+                cause = e.__cause__
+                raise RlaifError(f"{where}: cannot connect ({type(cause).__name__}: {cause}); is the server "
+                                 f"running? re-run to resume") from None
+            raise RlaifError(f"{where}: gave up after {self.max_attempts} attempts ({type(e).__name__}: {msg}); "
+                             f"raise --timeout/--max-retries or re-run to resume") from None
 
     async def _call_with_retries(self, fn: Callable[[], Awaitable[T]]) -> T:
         import openai
 
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_retryable), wait=self._wait,
-                                           stop=stop_after_attempt(self.max_attempts), reraise=True):
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_retryable), wait=self._wait, stop=self._stop,
+                                           before_sleep=self._warn, reraise=True):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     with self._lock:

@@ -1,0 +1,41 @@
+"""Run the real ``rlaif`` CLI in this process with the controlled ScriptedJudge behind every judge spec.
+
+Subprocess tests use it to kill, relaunch and race whole jobs with exact, known labels and no model:
+``python tests/scripted_cli.py label IN -o OUT ...``. ``RLAIF_TEST_DELAY`` (seconds per prompt) slows
+the judge so that a kill lands mid-job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import ScriptedJudge  # noqa: E402
+
+import rlaif.judges  # noqa: E402
+
+
+class SlowScriptedJudge(ScriptedJudge):
+    def __init__(self, delay: float):
+        super().__init__(strength=2.0, position_bias=0.5)
+        self.delay = delay
+
+    def label_logprobs(self, prompts, labels, continuations=None):
+        time.sleep(self.delay * len(prompts))
+        return super().label_logprobs(prompts, labels, continuations)
+
+
+def _load(spec=None, **options):
+    return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))
+
+
+rlaif.judges.load_judge = _load
+
+if __name__ == "__main__":
+    from rlaif.cli import main
+
+    sys.exit(main(sys.argv[1:]))
