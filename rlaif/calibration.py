@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
-from . import metrics as M
-from .errors import RlaifError
+from rlaif import metrics as M
+from rlaif.errors import RlaifError
 
 EPS = 1e-6
 

@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any, Callable
 
-from .errors import RlaifError
+from rlaif.errors import RlaifError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -121,22 +121,22 @@ def _label_args(p: argparse.ArgumentParser) -> None:
 
 @_label_args.run
 def _label(args: argparse.Namespace) -> int:
-    from .jobs import run_job
-    from .judges import load_judge
-    from .labeler import Labeler, LabelerConfig
+    from rlaif.jobs import run_job
+    from rlaif.judges import load_judge
+    from rlaif.labeler import Labeler, LabelerConfig
 
     cfg = LabelerConfig(constitution=args.constitution, template=args.template, principles=args.principles,
                         ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot,
                         cot_max_tokens=args.cot_max_tokens, shots=args.shots, orders=args.orders,
                         max_prompt_tokens=args.max_prompt_tokens, method=args.method)
     opts = judge_options(args)
-    from .constitutions import load_constitution
-    from .prompts import load_template
+    from rlaif.constitutions import load_constitution
+    from rlaif.prompts import load_template
 
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
-    from .calibration import Calibration
-    from .schema import INVALID_INPUT
+    from rlaif.calibration import Calibration
+    from rlaif.schema import INVALID_INPUT
 
     cal = Calibration.load(args.calibration) if args.calibration else None
     labeler = Labeler(load_judge(args.judge, **opts), cfg, calibration=cal)
@@ -168,7 +168,7 @@ def _judges_args(p: argparse.ArgumentParser) -> None:
 
 @_judges_args.run
 def _judges(args: argparse.Namespace) -> int:
-    from .judges import EMBEDDED_ENGINE, JUDGE_KINDS, embedded_gguf
+    from rlaif.judges import EMBEDDED_ENGINE, JUDGE_KINDS, embedded_gguf
 
     for k, v in JUDGE_KINDS.items():
         print(f"{k:16s} {v}")
@@ -186,7 +186,7 @@ def _const_args(p: argparse.ArgumentParser) -> None:
 
 @_const_args.run
 def _const(args: argparse.Namespace) -> int:
-    from .constitutions import available, load_constitution
+    from rlaif.constitutions import available, load_constitution
 
     for name in available():
         c = load_constitution(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import command, fraction
+from rlaif.cli import command, fraction
 
 
 @command("compare", "compare AI soft labels with human labels; writes a Markdown/HTML report with plots")
@@ -20,7 +20,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .compare import load_for_compare, summary_rows, write_report
+    from rlaif.compare import load_for_compare, summary_rows, write_report
 
     out = Path(args.out_dir or Path(args.labels).with_name(Path(args.labels).stem + "-report"))
     recs = load_for_compare(args.labels, args.human)
@@ -44,8 +44,8 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
 
 @_calibrate_args.run
 def _calibrate(args: argparse.Namespace) -> int:
-    from .calibration import dumps, fit_and_evaluate
-    from .compare import load_for_compare
+    from rlaif.calibration import dumps, fit_and_evaluate
+    from rlaif.compare import load_for_compare
 
     cal, report = fit_and_evaluate(load_for_compare(args.labels, args.human), args.fit_fraction, args.seed, args.bias)
     cal.save(args.output)
@@ -64,7 +64,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 @command("score", "rate single responses 1-10 with the judge (direct RLAIF); writes score, reward in [-1, 1]")
 def _score_args(p: argparse.ArgumentParser) -> None:
-    from .cli import add_job_args, add_judge_args
+    from rlaif.cli import add_job_args, add_judge_args
 
     p.add_argument("input", help="rows with prompt and response (or completion): .jsonl, .parquet, .csv, dataset")
     p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
@@ -80,13 +80,13 @@ def _score(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
-    from .cli import judge_options
-    from .constitutions import load_constitution
-    from .data import normalise_single
-    from .jobs import run_job
-    from .judges import load_judge
-    from .schema import INVALID_INPUT
-    from .scorer import Scorer, ScorerConfig
+    from rlaif.cli import judge_options
+    from rlaif.constitutions import load_constitution
+    from rlaif.data import normalise_single
+    from rlaif.jobs import run_job
+    from rlaif.judges import load_judge
+    from rlaif.schema import INVALID_INPUT
+    from rlaif.scorer import Scorer, ScorerConfig
 
     cfg = ScorerConfig(constitution=args.constitution, template=args.template, max_prompt_tokens=args.max_prompt_tokens)
     load_constitution(cfg.constitution)

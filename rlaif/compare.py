@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics as M
-from .data import read_records
-from .errors import RlaifError
-from .schema import check_label_record
+from rlaif import metrics as M
+from rlaif.data import read_records
+from rlaif.errors import RlaifError
+from rlaif.schema import check_label_record
 
 
 def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from .errors import RlaifError
-from .resources import resource_dir
+from rlaif.errors import RlaifError
+from rlaif.resources import resource_dir
 
 
 class Principle(BaseModel):

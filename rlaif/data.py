@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import RlaifError, where
+from rlaif.errors import RlaifError, where
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from transformers import Trainer
 
-from .errors import RlaifError
-from .losses import soft_dpo_loss
+from rlaif.errors import RlaifError
+from rlaif.losses import soft_dpo_loss
 
 
 def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) -> list[dict[str, Any]]:

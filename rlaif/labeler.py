@@ -11,13 +11,13 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, Field
 
-from .calibration import Calibration
-from .calibration import apply as apply_calibration
-from .constitutions import Principle, load_constitution
-from .errors import RlaifError
-from .judges.base import JudgeBackend, Messages
-from .prefs import debiased_preference, label_probability, orders_agree
-from .prompts import cut_left, load_template
+from rlaif.calibration import Calibration
+from rlaif.calibration import apply as apply_calibration
+from rlaif.constitutions import Principle, load_constitution
+from rlaif.errors import RlaifError
+from rlaif.judges.base import JudgeBackend, Messages
+from rlaif.prefs import debiased_preference, label_probability, orders_agree
+from rlaif.prompts import cut_left, load_template
 
 
 class LabelerConfig(BaseModel):

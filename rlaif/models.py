@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
-from .errors import RlaifError
+from rlaif.errors import RlaifError
 
 
 def resolve(base: str) -> tuple[str, dict[str, Any]]:
     """(directory, from_pretrained kwargs) for a local dir, a GGUF file, or 'embedded'."""
     if base == "embedded":
-        from .judges import embedded_gguf
+        from rlaif.judges import embedded_gguf
 
         base = str(embedded_gguf())
     p = Path(base)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import read_records
-from .errors import RlaifError, where
+from rlaif.data import read_records
+from rlaif.errors import RlaifError, where
 
 
 class OutputLock:

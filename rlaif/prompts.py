@@ -14,8 +14,8 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from .errors import RlaifError
-from .resources import resource_dir
+from rlaif.errors import RlaifError
+from rlaif.resources import resource_dir
 
 PAIR_FIELDS = {"principle", "context", "response_1", "response_2"}
 Messages = list[dict[str, str]]

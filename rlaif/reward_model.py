@@ -14,8 +14,8 @@ import torch
 from pydantic import BaseModel, Field
 from transformers import Trainer
 
-from .errors import RlaifError
-from .losses import soft_bt_loss
+from rlaif.errors import RlaifError
+from rlaif.losses import soft_bt_loss
 
 
 class RMConfig(BaseModel):
@@ -53,7 +53,7 @@ def load_base(base: str, num_labels: int = 1):
     """Tokenizer and one-scalar sequence classifier from a local directory or GGUF file (no downloads)."""
     from transformers import AutoModelForSequenceClassification
 
-    from .models import load_trainable
+    from rlaif.models import load_trainable
 
     return load_trainable(AutoModelForSequenceClassification, base, num_labels=num_labels)
 
@@ -168,7 +168,7 @@ class RewardModelScorer:
 
     def accuracy_vs_humans(self, records: Sequence[dict[str, Any]]) -> tuple[float, tuple[float, float]]:
         """Pairwise accuracy (ties count half) against ``human_label``, with a bootstrap 95% interval."""
-        from . import metrics as M
+        from rlaif import metrics as M
 
         prompts = [r["prompt"] for r in records]
         ra = np.array(self.scores(prompts, [r["response_a"] for r in records]))
@@ -178,6 +178,6 @@ class RewardModelScorer:
         return M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        from .rewards import _text
+        from rlaif.rewards import _text
 
         return self.scores([_text(p) for p in prompts], [_text(c) for c in completions])

@@ -11,9 +11,9 @@ import asyncio
 import hashlib
 from typing import Any, Sequence
 
-from .data import flatten_messages
-from .judges import load_judge
-from .scorer import Scorer, ScorerConfig
+from rlaif.data import flatten_messages
+from rlaif.judges import load_judge
+from rlaif.scorer import Scorer, ScorerConfig
 
 
 def _text(x: Any) -> str:

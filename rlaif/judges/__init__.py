@@ -6,8 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from ..errors import RlaifError
-from .base import JudgeBackend, LabelLogprobs, Messages, Usage
+from rlaif.errors import RlaifError
+from rlaif.judges.base import JudgeBackend, LabelLogprobs, Messages, Usage
 
 __all__ = ["JudgeBackend", "LabelLogprobs", "Messages", "Usage", "embedded_gguf", "load_judge", "JUDGE_KINDS"]
 
@@ -45,26 +45,26 @@ def load_judge(spec: str | None = None, **options: Any) -> JudgeBackend:
         path = embedded_gguf()
         jid = f"{kind}:{path.stem}"
         if kind == "llamacpp":
-            from .llamacpp import LlamaCppJudge
+            from rlaif.judges.llamacpp import LlamaCppJudge
 
             return LlamaCppJudge(path, judge_id=jid, **options)
-        from .hf import HFJudge
+        from rlaif.judges.hf import HFJudge
 
         return HFJudge.from_pretrained(str(path), judge_id=jid, **options)
     if kind == "llamacpp" and arg:
-        from .llamacpp import LlamaCppJudge
+        from rlaif.judges.llamacpp import LlamaCppJudge
 
         return LlamaCppJudge(arg, **options)
     if kind == "hf" and arg:
-        from .hf import HFJudge
+        from rlaif.judges.hf import HFJudge
 
         return HFJudge.from_pretrained(arg, **options)
     if kind == "openai" and arg:
-        from .openai_backend import OpenAIJudge
+        from rlaif.judges.openai_backend import OpenAIJudge
 
         return OpenAIJudge(arg, **options)
     if kind == "vllm" and arg:
-        from .vllm_backend import VLLMJudge
+        from rlaif.judges.vllm_backend import VLLMJudge
 
         return VLLMJudge(arg, **options)
     raise RlaifError(f"unknown judge '{spec}' (use one of: {', '.join(JUDGE_KINDS)})")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import RlaifError
-from .base import Messages
+from rlaif.errors import RlaifError
+from rlaif.judges.base import Messages
 
 
 def plain_chat(messages: Messages) -> str:

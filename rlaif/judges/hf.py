@@ -7,9 +7,9 @@ from typing import Any, Sequence
 
 import torch
 
-from ..errors import RlaifError
-from .base import LabelLogprobs, Messages, Usage
-from .chat import label_token_ids, render_chat
+from rlaif.errors import RlaifError
+from rlaif.judges.base import LabelLogprobs, Messages, Usage
+from rlaif.judges.chat import label_token_ids, render_chat
 
 
 class HFJudge:

@@ -10,9 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import RlaifError
-from .base import LabelLogprobs, Messages, Usage
-from .chat import label_token_ids, plain_chat
+from rlaif.errors import RlaifError
+from rlaif.judges.base import LabelLogprobs, Messages, Usage
+from rlaif.judges.chat import label_token_ids, plain_chat
 
 
 class LlamaCppJudge:

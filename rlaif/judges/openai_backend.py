@@ -19,9 +19,9 @@ from typing import Any, Awaitable, Callable, Literal, Sequence, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
-from ..errors import RlaifError
-from . import openai_payloads as P
-from .base import LabelLogprobs, Messages, Usage
+from rlaif.errors import RlaifError
+from rlaif.judges import openai_payloads as P
+from rlaif.judges.base import LabelLogprobs, Messages, Usage
 
 T = TypeVar("T")
 log = logging.getLogger("rlaif.judges.openai")
@@ -198,12 +198,12 @@ class OpenAIJudge:
     def _label_ids(self, labels: Sequence[str]) -> list[int] | None:
         if not self.exact_label_ids:
             return None
-        from .chat import label_token_ids
+        from rlaif.judges.chat import label_token_ids
 
         return [i for lab in labels for i in label_token_ids(lambda s: self._tok.encode(s, add_special_tokens=False), lab)]
 
     def _render(self, messages: Messages) -> str:
-        from .chat import render_chat
+        from rlaif.judges.chat import render_chat
 
         return render_chat(self._tok, messages)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .base import LabelLogprobs, Messages
+from rlaif.judges.base import LabelLogprobs, Messages
 
 
 def chat_payload(model: str, messages: Messages, *, top_logprobs: int = 20, max_tokens: int = 1,

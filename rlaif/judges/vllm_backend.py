@@ -12,9 +12,9 @@ import inspect
 import math
 from typing import Any, Sequence
 
-from ..errors import RlaifError
-from .base import LabelLogprobs, Messages, Usage
-from .chat import label_token_ids, render_chat
+from rlaif.errors import RlaifError
+from rlaif.judges.base import LabelLogprobs, Messages, Usage
+from rlaif.judges.chat import label_token_ids, render_chat
 
 
 def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exact: bool = False,
