@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel, Field
 
 from rlaif import metrics as M
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 
 EPS = 1e-6
 

@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any, Callable
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -136,7 +136,7 @@ def _label(args: argparse.Namespace) -> int:
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
     from rlaif.calibration import Calibration
-    from rlaif.schema import INVALID_INPUT
+    from rlaif.core.schema import INVALID_INPUT
 
     cal = Calibration.load(args.calibration) if args.calibration else None
     labeler = Labeler(load_judge(args.judge, **opts), cfg, calibration=cal)

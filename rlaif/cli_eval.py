@@ -85,7 +85,7 @@ def _score(args: argparse.Namespace) -> int:
     from rlaif.data import normalise_single
     from rlaif.jobs import run_job
     from rlaif.judges import load_judge
-    from rlaif.schema import INVALID_INPUT
+    from rlaif.core.schema import INVALID_INPUT
     from rlaif.scorer import Scorer, ScorerConfig
 
     cfg = ScorerConfig(constitution=args.constitution, template=args.template, max_prompt_tokens=args.max_prompt_tokens)

@@ -32,7 +32,7 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
 def _train_rm(args: argparse.Namespace) -> int:
     from rlaif.data import read_records
     from rlaif.reward_model import RMConfig, train_reward_model
-    from rlaif.schema import check_label_record
+    from rlaif.core.schema import check_label_record
 
     cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
                    max_length=args.max_length, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
@@ -55,7 +55,7 @@ def _eval_rm(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rlaif.data import load_pairs
-    from rlaif.errors import RlaifError
+    from rlaif.core.errors import RlaifError
     from rlaif.reward_model import RewardModelScorer
 
     recs = [r for r in load_pairs(args.pairs, limit=args.limit).records if r["human_label"] in (0.0, 1.0)]
@@ -83,7 +83,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def _export(args: argparse.Namespace) -> int:
     from rlaif.data import read_records, write_atomic
     from rlaif.dpo import export_rows
-    from rlaif.schema import DPO_EXPORT_FIELDS, check_label_record
+    from rlaif.core.schema import DPO_EXPORT_FIELDS, check_label_record
 
     recs = read_records(args.labels, check_label_record, unique_ids=True)
     rows = export_rows(recs, args.min_confidence)
@@ -111,7 +111,7 @@ def _train_dpo(args: argparse.Namespace) -> int:
     from rlaif.data import read_records
     from rlaif.dpo import DPOConfig, train_dpo
     from rlaif.models import load_trainable
-    from rlaif.schema import check_dpo_row
+    from rlaif.core.schema import check_dpo_row
 
     rows = read_records(args.data, check_dpo_row)  # before loading the model
     tok, model = load_trainable(AutoModelForCausalLM, args.base)

@@ -12,8 +12,8 @@ import numpy as np
 
 from rlaif import metrics as M
 from rlaif.data import read_records
-from rlaif.errors import RlaifError
-from rlaif.schema import check_label_record
+from rlaif.core.errors import RlaifError
+from rlaif.core.schema import check_label_record
 
 
 def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.resources import resource_dir
 
 

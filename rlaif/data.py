@@ -1,4 +1,4 @@
-"""Reading pair data in every supported format into the pair-record schema (see ``rlaif.schema``),
+"""Reading pair data in every supported format into the pair-record schema (see ``rlaif.core.schema``),
 and writing label records.
 
 Accepted row shapes (detected per row):
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from rlaif.errors import RlaifError, where
+from rlaif.core.errors import RlaifError, where
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 

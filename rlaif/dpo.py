@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from transformers import Trainer
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.losses import soft_dpo_loss
 
 

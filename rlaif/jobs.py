@@ -22,10 +22,10 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from rlaif.data import load_pairs, to_json_line, write_atomic
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite, scan_jsonl,
                       scan_table)
-from rlaif.schema import is_invalid_input
+from rlaif.core.schema import is_invalid_input
 
 
 @dataclass

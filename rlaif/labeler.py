@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from rlaif.calibration import Calibration
 from rlaif.calibration import apply as apply_calibration
 from rlaif.constitutions import Principle, load_constitution
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
-from rlaif.prefs import debiased_preference, label_probability, orders_agree
+from rlaif.core.prefs import debiased_preference, label_probability, orders_agree
 from rlaif.prompts import cut_left, load_template
 
 
@@ -41,7 +41,7 @@ class LabelerConfig(BaseModel):
 
 
 class Labeler:
-    """Labels pair records (see ``rlaif.schema``) with soft preferences.
+    """Labels pair records (see ``rlaif.core.schema``) with soft preferences.
 
     ``label(records)`` returns label records. Rows that cannot be labelled get ``p_a = NaN`` and an
     ``error`` reason; they never get a made-up 0.5.

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 
 
 def resolve(base: str) -> tuple[str, dict[str, Any]]:

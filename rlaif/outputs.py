@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.data import read_records
-from rlaif.errors import RlaifError, where
+from rlaif.core.errors import RlaifError, where
 
 
 class OutputLock:

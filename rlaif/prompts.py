@@ -14,7 +14,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.resources import resource_dir
 
 PAIR_FIELDS = {"principle", "context", "response_1", "response_2"}

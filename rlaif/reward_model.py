@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, Field
 from transformers import Trainer
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.losses import soft_bt_loss
 
 

@@ -23,9 +23,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from rlaif.constitutions import load_constitution
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
-from rlaif.prefs import expected_score
+from rlaif.core.prefs import expected_score
 from rlaif.prompts import cut_left
 from rlaif.resources import resource_dir
 

@@ -28,7 +28,7 @@ def hh_small(hh_rows, tmp_path):
 
 
 def test_label_writes_schema_and_summary(hh_small, tmp_path):
-    from rlaif.schema import check_label_record
+    from rlaif.core.schema import check_label_record
 
     out = tmp_path / "out.jsonl"
     res = rlaif("label", hh_small, "-o", out, "--limit", "5", "--no-progress")

@@ -1,7 +1,7 @@
 import pytest
 
 from rlaif.constitutions import available, load_constitution
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.prompts import load_template
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from rlaif.data import load_pairs, read_records, records_from_rows, write_atomic
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 
 from conftest import write_jsonl
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.labeler import Labeler, LabelerConfig
 
 from conftest import sigmoid

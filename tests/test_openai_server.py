@@ -6,7 +6,7 @@ import math
 import pytest
 
 from rlaif.data import load_pairs
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.jobs import run_job
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.labeler import Labeler, LabelerConfig

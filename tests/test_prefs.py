@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from rlaif.prefs import debiased_preference, expected_score, label_probability, orders_agree
+from rlaif.core.prefs import debiased_preference, expected_score, label_probability, orders_agree
 
 
 def test_label_probability_is_softmax_over_label_tokens_only():

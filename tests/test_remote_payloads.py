@@ -74,7 +74,7 @@ def test_vllm_missing_gives_clear_error():
         pytest.skip("vLLM is installed here")
     except ImportError:
         pass
-    from rlaif.errors import RlaifError
+    from rlaif.core.errors import RlaifError
     from rlaif.judges import load_judge
 
     with pytest.raises(RlaifError, match=r"pip install 'rlaif\[vllm\]'"):
@@ -84,7 +84,7 @@ def test_vllm_missing_gives_clear_error():
 def test_unreachable_server_gives_up_with_one_line_and_errors_cross_threads():
     import asyncio
 
-    from rlaif.errors import RlaifError
+    from rlaif.core.errors import RlaifError
     from rlaif.judges import load_judge
 
     judge = load_judge("openai:m", base_url="http://127.0.0.1:9/v1", max_retries=1, max_wait=0.01, timeout=1.0)

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Usage
-from rlaif.prefs import expected_score
+from rlaif.core.prefs import expected_score
 from rlaif.rewards import AsyncJudgeReward, JudgeReward
 from rlaif.scorer import SCORES, Scorer, reward_from_score, score_distribution
 

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, LabelLogprobs, Messages, Usage
 
 __all__ = ["JudgeBackend", "LabelLogprobs", "Messages", "Usage", "embedded_gguf", "load_judge", "JUDGE_KINDS"]

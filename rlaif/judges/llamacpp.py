@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, plain_chat
 

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Literal, Sequence, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 

@@ -12,7 +12,7 @@ import inspect
 import math
 from typing import Any, Sequence
 
-from rlaif.errors import RlaifError
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
 
