@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rlaif.data import load_pairs
 from rlaif.judges import load_judge
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 

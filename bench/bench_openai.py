@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rlaif.data import load_pairs
 from rlaif.judges import embedded_gguf, load_judge
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 HERE = Path(__file__).resolve()
 DEFAULT_DATA = HERE.parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"

@@ -19,7 +19,7 @@ import numpy as np
 from rlaif import metrics as M
 from rlaif.data import load_pairs, to_json_line
 from rlaif.judges import load_judge
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 VARIANTS = {

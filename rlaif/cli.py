@@ -123,15 +123,15 @@ def _label_args(p: argparse.ArgumentParser) -> None:
 def _label(args: argparse.Namespace) -> int:
     from rlaif.jobs import run_job
     from rlaif.judges import load_judge
-    from rlaif.labeler import Labeler, LabelerConfig
+    from rlaif.labeling.labeler import Labeler, LabelerConfig
 
     cfg = LabelerConfig(constitution=args.constitution, template=args.template, principles=args.principles,
                         ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot,
                         cot_max_tokens=args.cot_max_tokens, shots=args.shots, orders=args.orders,
                         max_prompt_tokens=args.max_prompt_tokens, method=args.method)
     opts = judge_options(args)
-    from rlaif.constitutions import load_constitution
-    from rlaif.prompts import load_template
+    from rlaif.labeling.constitutions import load_constitution
+    from rlaif.labeling.prompts import load_template
 
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
@@ -186,7 +186,7 @@ def _const_args(p: argparse.ArgumentParser) -> None:
 
 @_const_args.run
 def _const(args: argparse.Namespace) -> int:
-    from rlaif.constitutions import available, load_constitution
+    from rlaif.labeling.constitutions import available, load_constitution
 
     for name in available():
         c = load_constitution(name)

@@ -81,12 +81,12 @@ def _score(args: argparse.Namespace) -> int:
     import json
 
     from rlaif.cli import judge_options
-    from rlaif.constitutions import load_constitution
+    from rlaif.labeling.constitutions import load_constitution
     from rlaif.data import normalise_single
     from rlaif.jobs import run_job
     from rlaif.judges import load_judge
     from rlaif.core.schema import INVALID_INPUT
-    from rlaif.scorer import Scorer, ScorerConfig
+    from rlaif.labeling.scorer import Scorer, ScorerConfig
 
     cfg = ScorerConfig(constitution=args.constitution, template=args.template, max_prompt_tokens=args.max_prompt_tokens)
     load_constitution(cfg.constitution)

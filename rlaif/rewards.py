@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from rlaif.data import flatten_messages
 from rlaif.judges import load_judge
-from rlaif.scorer import Scorer, ScorerConfig
+from rlaif.labeling.scorer import Scorer, ScorerConfig
 
 
 def _text(x: Any) -> str:

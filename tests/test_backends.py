@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rlaif.judges.hf import HFJudge
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 PROMPTS = [
     [{"role": "user", "content": "Is the sky blue? Answer 1 for yes, 2 for no."}],

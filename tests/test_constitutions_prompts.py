@@ -1,8 +1,8 @@
 import pytest
 
-from rlaif.constitutions import available, load_constitution
+from rlaif.labeling.constitutions import available, load_constitution
 from rlaif.core.errors import RlaifError
-from rlaif.prompts import load_template
+from rlaif.labeling.prompts import load_template
 
 
 def test_shipped_constitutions_load():
@@ -73,7 +73,7 @@ def test_bad_templates(tmp_path):
 
 
 def test_cut_left_keeps_the_longest_fitting_suffix():
-    from rlaif.prompts import TRUNCATION_MARK, cut_left
+    from rlaif.labeling.prompts import TRUNCATION_MARK, cut_left
 
     fits = lambda s: len(s) <= 12  # noqa: E731
     assert cut_left("short", fits) == ("short", False)

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from rlaif.core.errors import RlaifError
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 from conftest import sigmoid
 

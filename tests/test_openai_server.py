@@ -9,7 +9,7 @@ from rlaif.data import load_pairs
 from rlaif.core.errors import RlaifError
 from rlaif.jobs import run_job
 from rlaif.judges import embedded_gguf, load_judge
-from rlaif.labeler import Labeler, LabelerConfig
+from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 from conftest import write_jsonl
 from servers import FaultProxy, LlamaServer

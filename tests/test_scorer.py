@@ -9,7 +9,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Usage
 from rlaif.core.prefs import expected_score
 from rlaif.rewards import AsyncJudgeReward, JudgeReward
-from rlaif.scorer import SCORES, Scorer, reward_from_score, score_distribution
+from rlaif.labeling.scorer import SCORES, Scorer, reward_from_score, score_distribution
 
 
 def test_expected_score_and_reward_mapping_by_hand():

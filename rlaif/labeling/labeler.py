@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field
 
 from rlaif.calibration import Calibration
 from rlaif.calibration import apply as apply_calibration
-from rlaif.constitutions import Principle, load_constitution
+from rlaif.labeling.constitutions import Principle, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import debiased_preference, label_probability, orders_agree
-from rlaif.prompts import cut_left, load_template
+from rlaif.labeling.prompts import cut_left, load_template
 
 
 class LabelerConfig(BaseModel):

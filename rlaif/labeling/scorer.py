@@ -22,12 +22,12 @@ import torch
 import yaml
 from pydantic import BaseModel, Field
 
-from rlaif.constitutions import load_constitution
+from rlaif.labeling.constitutions import load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import expected_score
-from rlaif.prompts import cut_left
-from rlaif.resources import resource_dir
+from rlaif.labeling.prompts import cut_left
+from rlaif.labeling.assets import resource_dir
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
 FIRST = [str(i) for i in range(1, 10)]

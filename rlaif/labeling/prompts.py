@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from rlaif.core.errors import RlaifError
-from rlaif.resources import resource_dir
+from rlaif.labeling.assets import resource_dir
 
 PAIR_FIELDS = {"principle", "context", "response_1", "response_2"}
 Messages = list[dict[str, str]]

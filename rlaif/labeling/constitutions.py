@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from rlaif.core.errors import RlaifError
-from rlaif.resources import resource_dir
+from rlaif.labeling.assets import resource_dir
 
 
 class Principle(BaseModel):
