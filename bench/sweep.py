@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlaif import metrics as M
+from rlaif.evaluation import metrics as M
 from rlaif.data import load_pairs, to_json_line
 from rlaif.judges import load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig

@@ -135,7 +135,7 @@ def _label(args: argparse.Namespace) -> int:
 
     load_constitution(cfg.constitution)  # fail on a bad name before loading a model
     load_template(cfg.template)
-    from rlaif.calibration import Calibration
+    from rlaif.evaluation.calibration import Calibration
     from rlaif.core.schema import INVALID_INPUT
 
     cal = Calibration.load(args.calibration) if args.calibration else None

@@ -20,7 +20,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rlaif.compare import load_for_compare, summary_rows, write_report
+    from rlaif.evaluation.compare import load_for_compare, summary_rows, write_report
 
     out = Path(args.out_dir or Path(args.labels).with_name(Path(args.labels).stem + "-report"))
     recs = load_for_compare(args.labels, args.human)
@@ -44,8 +44,8 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
 
 @_calibrate_args.run
 def _calibrate(args: argparse.Namespace) -> int:
-    from rlaif.calibration import dumps, fit_and_evaluate
-    from rlaif.compare import load_for_compare
+    from rlaif.evaluation.calibration import dumps, fit_and_evaluate
+    from rlaif.evaluation.compare import load_for_compare
 
     cal, report = fit_and_evaluate(load_for_compare(args.labels, args.human), args.fit_fraction, args.seed, args.bias)
     cal.save(args.output)

@@ -168,7 +168,7 @@ class RewardModelScorer:
 
     def accuracy_vs_humans(self, records: Sequence[dict[str, Any]]) -> tuple[float, tuple[float, float]]:
         """Pairwise accuracy (ties count half) against ``human_label``, with a bootstrap 95% interval."""
-        from rlaif import metrics as M
+        from rlaif.evaluation import metrics as M
 
         prompts = [r["prompt"] for r in records]
         ra = np.array(self.scores(prompts, [r["response_a"] for r in records]))

@@ -128,7 +128,7 @@ def test_generate_and_parse_baseline():
 
 
 def test_calibration_is_applied_and_raw_kept(scripted):
-    from rlaif.calibration import Calibration
+    from rlaif.evaluation.calibration import Calibration
 
     plain = Labeler(scripted(strength=1.0), LabelerConfig()).label([rec("r", "GOOD", "BAD")])[0]
     cal = Labeler(scripted(strength=1.0), LabelerConfig(), calibration=Calibration(temperature=2.0))

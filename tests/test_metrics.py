@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from rlaif import metrics as M
-from rlaif.calibration import apply, fit, fit_and_evaluate
-from rlaif.compare import compute, join_human, write_report
+from rlaif.evaluation import metrics as M
+from rlaif.evaluation.calibration import apply, fit, fit_and_evaluate
+from rlaif.evaluation.compare import compute, join_human, write_report
 
 P = np.array([0.9, 0.8, 0.3, 0.5, 0.2])
 Y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])

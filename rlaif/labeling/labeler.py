@@ -11,8 +11,8 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, Field
 
-from rlaif.calibration import Calibration
-from rlaif.calibration import apply as apply_calibration
+from rlaif.evaluation.calibration import Calibration
+from rlaif.evaluation.calibration import apply as apply_calibration
 from rlaif.labeling.constitutions import Principle, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
-from rlaif import metrics as M
+from rlaif.evaluation import metrics as M
 from rlaif.core.errors import RlaifError
 
 EPS = 1e-6

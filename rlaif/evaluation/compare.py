@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rlaif import metrics as M
+from rlaif.evaluation import metrics as M
 from rlaif.data import read_records
 from rlaif.core.errors import RlaifError
 from rlaif.core.schema import check_label_record

@@ -1,0 +1,1 @@
+"""Checking labels against humans: metrics, the compare report and temperature calibration."""
