@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rlaif.data import read_records
-from rlaif.reward_model import RewardModelScorer, RMConfig, train_reward_model
+from rlaif.training.reward_model import RewardModelScorer, RMConfig, train_reward_model
 
 
 def minilm_dir() -> str:

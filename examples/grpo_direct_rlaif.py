@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer
 
 from rlaif.judges import load_judge
-from rlaif.models import load_trainable
+from rlaif.training.models import load_trainable
 from rlaif.rewards import JudgeReward
 
 PROMPTS = [

@@ -31,7 +31,7 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
 @_train_rm_args.run
 def _train_rm(args: argparse.Namespace) -> int:
     from rlaif.data import read_records
-    from rlaif.reward_model import RMConfig, train_reward_model
+    from rlaif.training.reward_model import RMConfig, train_reward_model
     from rlaif.core.schema import check_label_record
 
     cfg = RMConfig(label_source=args.label_source, min_confidence=args.min_confidence, eval_fraction=args.eval_fraction,
@@ -56,7 +56,7 @@ def _eval_rm(args: argparse.Namespace) -> int:
 
     from rlaif.data import load_pairs
     from rlaif.core.errors import RlaifError
-    from rlaif.reward_model import RewardModelScorer
+    from rlaif.training.reward_model import RewardModelScorer
 
     recs = [r for r in load_pairs(args.pairs, limit=args.limit).records if r["human_label"] in (0.0, 1.0)]
     if args.ids:
@@ -82,7 +82,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 @_export_args.run
 def _export(args: argparse.Namespace) -> int:
     from rlaif.data import read_records, write_atomic
-    from rlaif.dpo import export_rows
+    from rlaif.training.dpo import export_rows
     from rlaif.core.schema import DPO_EXPORT_FIELDS, check_label_record
 
     recs = read_records(args.labels, check_label_record, unique_ids=True)
@@ -109,8 +109,8 @@ def _train_dpo(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM
 
     from rlaif.data import read_records
-    from rlaif.dpo import DPOConfig, train_dpo
-    from rlaif.models import load_trainable
+    from rlaif.training.dpo import DPOConfig, train_dpo
+    from rlaif.training.models import load_trainable
     from rlaif.core.schema import check_dpo_row
 
     rows = read_records(args.data, check_dpo_row)  # before loading the model

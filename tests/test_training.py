@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rlaif.dpo import DPOConfig, export_rows, implicit_reward_accuracy, train_dpo
-from rlaif.losses import soft_bt_loss, soft_dpo_loss
-from rlaif.reward_model import RewardModelScorer, RMConfig, train_reward_model, training_pairs
+from rlaif.training.dpo import DPOConfig, export_rows, implicit_reward_accuracy, train_dpo
+from rlaif.training.losses import soft_bt_loss, soft_dpo_loss
+from rlaif.training.reward_model import RewardModelScorer, RMConfig, train_reward_model, training_pairs
 
 
 def test_soft_loss_reduces_to_hard_and_is_symmetric():

@@ -1,5 +1,5 @@
 """DPO path: export AI-labelled pairs as a TRL preference dataset, and train DPO with a per-example
-soft target (``rlaif.losses.soft_dpo_loss``), or plain DPO through TRL's DPOTrainer."""
+soft target (``rlaif.training.losses.soft_dpo_loss``), or plain DPO through TRL's DPOTrainer."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
-from rlaif.losses import soft_dpo_loss
+from rlaif.training.losses import soft_dpo_loss
 
 
 def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Distilled reward model: a one-scalar ``AutoModelForSequenceClassification`` trained on soft labels
-with the soft Bradley-Terry loss (``rlaif.losses.soft_bt_loss``) through ``transformers.Trainer``
+with the soft Bradley-Terry loss (``rlaif.training.losses.soft_bt_loss``) through ``transformers.Trainer``
 (checkpointing, logging, eval; LoRA through peft as an option)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
-from rlaif.losses import soft_bt_loss
+from rlaif.training.losses import soft_bt_loss
 
 
 class RMConfig(BaseModel):
@@ -53,7 +53,7 @@ def load_base(base: str, num_labels: int = 1):
     """Tokenizer and one-scalar sequence classifier from a local directory or GGUF file (no downloads)."""
     from transformers import AutoModelForSequenceClassification
 
-    from rlaif.models import load_trainable
+    from rlaif.training.models import load_trainable
 
     return load_trainable(AutoModelForSequenceClassification, base, num_labels=num_labels)
 
