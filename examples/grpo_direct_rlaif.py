@@ -19,7 +19,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rlaif.judges import load_judge
 from rlaif.training.models import load_trainable
-from rlaif.rewards import JudgeReward
+from rlaif.integrations.trl import JudgeReward
 
 PROMPTS = [
     "Give me one tip for staying focused while studying.",

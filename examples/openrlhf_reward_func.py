@@ -7,7 +7,7 @@ for OpenAI-compatible servers, OPENAI_BASE_URL / OPENAI_API_KEY. Read when the f
 
 import os
 
-from rlaif.rewards import JudgeReward, openrlhf_rewards
+from rlaif.integrations.trl import JudgeReward, openrlhf_rewards
 
 _reward = None
 

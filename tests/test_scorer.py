@@ -8,7 +8,7 @@ import torch
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Usage
 from rlaif.core.prefs import expected_score
-from rlaif.rewards import AsyncJudgeReward, JudgeReward
+from rlaif.integrations.trl import AsyncJudgeReward, JudgeReward
 from rlaif.labeling.scorer import SCORES, Scorer, reward_from_score, score_distribution
 
 

@@ -178,6 +178,6 @@ class RewardModelScorer:
         return M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        from rlaif.rewards import _text
+        from rlaif.integrations.trl import _text
 
         return self.scores([_text(p) for p in prompts], [_text(c) for c in completions])

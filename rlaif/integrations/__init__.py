@@ -1,0 +1,1 @@
+"""Judge rewards inside other training stacks (TRL reward functions, OpenRLHF)."""
