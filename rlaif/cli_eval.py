@@ -82,7 +82,7 @@ def _score(args: argparse.Namespace) -> int:
 
     from rlaif.cli import judge_options
     from rlaif.labeling.constitutions import load_constitution
-    from rlaif.data import normalise_single
+    from rlaif.data.normalise import normalise_single
     from rlaif.jobs import run_job
     from rlaif.judges import load_judge
     from rlaif.core.schema import INVALID_INPUT

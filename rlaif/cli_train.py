@@ -30,7 +30,7 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
 
 @_train_rm_args.run
 def _train_rm(args: argparse.Namespace) -> int:
-    from rlaif.data import read_records
+    from rlaif.data.records import read_records
     from rlaif.training.reward_model import RMConfig, train_reward_model
     from rlaif.core.schema import check_label_record
 
@@ -54,7 +54,7 @@ def _eval_rm_args(p: argparse.ArgumentParser) -> None:
 def _eval_rm(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rlaif.data import load_pairs
+    from rlaif.data.sources import load_pairs
     from rlaif.core.errors import RlaifError
     from rlaif.training.reward_model import RewardModelScorer
 
@@ -81,7 +81,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 @_export_args.run
 def _export(args: argparse.Namespace) -> int:
-    from rlaif.data import read_records, write_atomic
+    from rlaif.data.records import read_records, write_atomic
     from rlaif.training.dpo import export_rows
     from rlaif.core.schema import DPO_EXPORT_FIELDS, check_label_record
 
@@ -108,7 +108,7 @@ def _train_dpo_args(p: argparse.ArgumentParser) -> None:
 def _train_dpo(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM
 
-    from rlaif.data import read_records
+    from rlaif.data.records import read_records
     from rlaif.training.dpo import DPOConfig, train_dpo
     from rlaif.training.models import load_trainable
     from rlaif.core.schema import check_dpo_row

@@ -11,7 +11,6 @@ the same command skips the ids already present; invalid-input rows are never cou
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -21,7 +20,8 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
-from rlaif.data import load_pairs, to_json_line, write_atomic
+from rlaif.data.records import to_json_line, write_atomic
+from rlaif.data.sources import load_pairs
 from rlaif.core.errors import RlaifError
 from rlaif.outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite, scan_jsonl,
                       scan_table)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlaif.data import read_records
+from rlaif.data.records import read_records
 from rlaif.core.errors import RlaifError, where
 
 

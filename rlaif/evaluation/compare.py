@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rlaif.evaluation import metrics as M
-from rlaif.data import read_records
+from rlaif.data.records import read_records
 from rlaif.core.errors import RlaifError
 from rlaif.core.schema import check_label_record
 

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from typing import Any, Sequence
 
-from rlaif.data import flatten_messages
+from rlaif.data.normalise import flatten_messages
 from rlaif.judges import load_judge
 from rlaif.labeling.scorer import Scorer, ScorerConfig
 

@@ -1,0 +1,153 @@
+"""Input row shapes -> the pair- and single-record schemas (see ``rlaif.core.schema``).
+
+Accepted row shapes (detected per row):
+
+* ``prompt, response_a, response_b`` (optional ``human_label``: 1/0, "a"/"b", or null);
+* TRL preference rows ``prompt, chosen, rejected`` (strings or conversational message lists),
+  and TRL implicit-prompt rows ``chosen, rejected`` whose shared prefix is the prompt;
+* HH-RLHF transcripts: ``chosen``/``rejected`` strings of "\\n\\nHuman: ... \\n\\nAssistant: ..." turns
+  that differ only in the final Assistant turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from typing import Any, Iterable
+
+_TURN = re.compile(r"\n\n(Human|Assistant):")
+
+
+def _text(value: Any, loc: str, fname: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise ValueError(f"{loc} field '{fname}' is missing")
+    if not isinstance(value, str):
+        raise ValueError(f"{loc} field '{fname}' must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{loc} field '{fname}' is empty")
+    return value
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(m, dict) and "role" in m for m in value)
+
+
+def flatten_messages(messages: Iterable[dict[str, Any]]) -> str:
+    """Render chat messages as "User: ...\\n\\nAssistant: ..." text for the judge's prompt."""
+    names = {"user": "User", "assistant": "Assistant", "system": "System"}
+    return "\n\n".join(f"{names.get(m['role'], m['role'].title())}: {str(m.get('content', '')).strip()}"
+                       for m in messages)
+
+
+def parse_hh(transcript: str) -> list[dict[str, str]]:
+    """Split an HH-RLHF transcript into messages; raises ValueError if it has no turn markers."""
+    parts = _TURN.split(transcript)
+    if len(parts) < 3 or parts[0].strip():
+        raise ValueError("not an HH-RLHF transcript (expected '\\n\\nHuman: ...' turns)")
+    return [{"role": "user" if r == "Human" else "assistant", "content": c.strip()}
+            for r, c in zip(parts[1::2], parts[2::2])]
+
+
+def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tuple[list, str]:
+    if not msgs or msgs[-1].get("role") != "assistant":
+        raise ValueError(f"{loc} field '{fname}' must end with an assistant turn")
+    return list(msgs[:-1]), _text(msgs[-1].get("content"), loc, fname)
+
+
+def _human_label(value: Any, loc: str) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
+    if isinstance(value, str) and value.strip().lower() in mapping:
+        return mapping[value.strip().lower()]
+    if isinstance(value, str):  # CSV cells are text: "0.25" is a probability
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
+        return float(value)
+    raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
+
+
+def _row_id(row: dict[str, Any], index: int) -> str:
+    """The row's ``id`` column as a string, or "row-N" (0-based position in the source) when absent."""
+    rid = row.get("id")
+    missing = rid is None or (isinstance(rid, float) and math.isnan(rid))
+    return f"row-{index}" if missing else str(rid)
+
+
+def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
+    """Turn one source row into a pair record; raises ValueError naming ``loc`` and the field."""
+    rid = _row_id(row, index)
+    if "response_a" in row or "response_b" in row:
+        prompt = row.get("prompt")
+        prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
+        rec = {"prompt": prompt, "response_a": _text(row.get("response_a"), loc, "response_a"),
+               "response_b": _text(row.get("response_b"), loc, "response_b"),
+               "human_label": _human_label(row.get("human_label"), loc)}
+    elif "chosen" in row or "rejected" in row:
+        chosen, rejected = row.get("chosen"), row.get("rejected")
+        if _is_messages(chosen) and _is_messages(rejected):
+            ctx_c, a = _split_conversation(list(chosen), loc, "chosen")
+            ctx_r, b = _split_conversation(list(rejected), loc, "rejected")
+            prompt = row.get("prompt")
+            if prompt is not None:
+                ctx = list(prompt) if _is_messages(prompt) else [{"role": "user", "content": _text(prompt, loc, "prompt")}]
+                ctx_c, ctx_r = ctx + ctx_c, ctx + ctx_r
+            if ctx_c != ctx_r:
+                raise ValueError(f"{loc} fields 'chosen'/'rejected' have different conversation contexts")
+            if not ctx_c:
+                raise ValueError(f"{loc} field 'prompt' is missing (no conversation before the responses)")
+            prompt = flatten_messages(ctx_c)
+        else:
+            chosen = _text(chosen, loc, "chosen")
+            rejected = _text(rejected, loc, "rejected")
+            if row.get("prompt") is not None:
+                prompt = row["prompt"]
+                prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
+                a, b = chosen, rejected
+            elif chosen.startswith("\n\nHuman:"):
+                mc, mr = parse_hh(chosen), parse_hh(rejected)
+                ctx_c, a = _split_conversation(mc, loc, "chosen")
+                ctx_r, b = _split_conversation(mr, loc, "rejected")
+                if ctx_c != ctx_r:
+                    raise ValueError(f"{loc} fields 'chosen'/'rejected' have different conversation contexts")
+                prompt = flatten_messages(ctx_c)
+            else:
+                n = len(os.path.commonprefix([chosen, rejected]))
+                prompt, a, b = chosen[:n], chosen[n:], rejected[n:]
+                prompt = _text(prompt, loc, "prompt")
+                a, b = _text(a, loc, "chosen"), _text(b, loc, "rejected")
+        if chosen_in_slot_b(prompt, a, b):
+            a, b, human = b, a, 0.0
+        else:
+            human = 1.0
+        rec = {"prompt": prompt, "response_a": a, "response_b": b, "human_label": human}
+    else:
+        raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
+                         f"(found: {', '.join(sorted(row)) or 'none'})")
+    return {"id": rid, **rec}
+
+
+def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
+    """Whether a chosen/rejected row puts ``chosen`` in response_b: a hash of the content, so about
+    half the rows each way, the same on every run, and human_label is never constant (which would
+    make kappa and calibration against humans meaningless)."""
+    digest = hashlib.sha256("\x1f".join((prompt, chosen, rejected)).encode("utf-8")).digest()
+    return bool(digest[0] & 1)
+
+
+def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
+    """A single-response record for scoring: ``id, prompt, response`` (``completion`` is accepted for
+    ``response``; either may be a conversational message list)."""
+    rid = _row_id(row, index)
+    prompt = row.get("prompt")
+    prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
+    key = "response" if "response" in row or "completion" not in row else "completion"
+    resp = row.get(key)
+    if _is_messages(resp):
+        resp = resp[-1].get("content") if len(resp) else None
+    return {"id": rid, "prompt": prompt, "response": _text(resp, loc, key)}
