@@ -121,7 +121,7 @@ def _label_args(p: argparse.ArgumentParser) -> None:
 
 @_label_args.run
 def _label(args: argparse.Namespace) -> int:
-    from rlaif.jobs import run_job
+    from rlaif.jobs.runner import run_job
     from rlaif.judges import load_judge
     from rlaif.labeling.labeler import Labeler, LabelerConfig
 

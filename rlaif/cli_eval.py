@@ -83,7 +83,7 @@ def _score(args: argparse.Namespace) -> int:
     from rlaif.cli import judge_options
     from rlaif.labeling.constitutions import load_constitution
     from rlaif.data.normalise import normalise_single
-    from rlaif.jobs import run_job
+    from rlaif.jobs.runner import run_job
     from rlaif.judges import load_judge
     from rlaif.core.schema import INVALID_INPUT
     from rlaif.labeling.scorer import Scorer, ScorerConfig

@@ -7,7 +7,7 @@ import pytest
 
 from rlaif.data import load_pairs
 from rlaif.core.errors import RlaifError
-from rlaif.jobs import run_job
+from rlaif.jobs.runner import run_job
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 

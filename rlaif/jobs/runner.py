@@ -3,7 +3,7 @@
 Work goes to ``OUTPUT`` itself for .jsonl outputs, or to ``OUTPUT.partial.jsonl`` for .parquet
 outputs (converted with an atomic rename at the end). One job at a time holds ``OUTPUT.lock``.
 Every chunk is written with one write, flushed and fsynced, so a kill loses at most the chunk in
-flight. Before anything is written, the existing output is read and validated (``rlaif.outputs``):
+flight. Before anything is written, the existing output is read and validated (``rlaif.jobs.outputs``):
 only a torn final line is cut, rows made with other settings (``config_hash``) are refused, and
 other bad lines stop the job (or, with ``repair``, move to ``OUTPUT.rejected.jsonl``). Re-running
 the same command skips the ids already present; invalid-input rows are never counted as done.
@@ -23,8 +23,8 @@ from tqdm import tqdm
 from rlaif.data.records import to_json_line, write_atomic
 from rlaif.data.sources import load_pairs
 from rlaif.core.errors import RlaifError
-from rlaif.outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite, scan_jsonl,
-                      scan_table)
+from rlaif.jobs.outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite,
+                                scan_jsonl, scan_table)
 from rlaif.core.schema import is_invalid_input
 
 

@@ -1,0 +1,1 @@
+"""Running jobs over files: the resumable local runner, its output file (lock, validated resume), the pipeline."""
