@@ -111,6 +111,8 @@ def test_judges_lists_kinds():
 
 def test_every_subcommand_has_working_help():
     top = rlaif("--help").stdout
+    as_module = subprocess.run([sys.executable, "-m", "rlaif.cli", "--help"], capture_output=True, text=True)
+    assert as_module.returncode == 0 and as_module.stdout == top  # the same explicit command table
     for cmd in ("label", "judges", "constitutions", "compare", "calibrate", "score", "train-rm", "eval-rm",
                 "export-dpo", "train-dpo"):
         assert cmd in top

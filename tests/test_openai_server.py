@@ -7,7 +7,9 @@ import pytest
 
 from rlaif.data import load_pairs
 from rlaif.core.errors import RlaifError
-from rlaif.jobs.runner import run_job
+from rlaif.jobs.pipeline import label_file
+from rlaif.jobs.runner import Task, run_job
+from rlaif.jobs.spec import LabelJob, RunOptions
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 
@@ -70,9 +72,9 @@ def test_faulty_network_still_labels_every_row_exactly_once(server, tmp_path):
     try:
         judge = load_judge("openai:smollm2", base_url=proxy.url + "/v1", concurrency=4, timeout=2.0, max_wait=0.5,
                            max_retries=7)  # a fault on ~24% of requests: five in a row happens in 400
-        lab = Labeler(judge, CFG)
         out = tmp_path / "out.jsonl"
-        s = run_job(src, out, lab.label, lab.config_hash, chunk_size=25, progress=False)
+        s = label_file(LabelJob(run=RunOptions(input=str(src), output=str(out), chunk_size=25, progress=False),
+                                labeler=CFG), judge=judge)
     finally:
         proxy.close()
     from rlaif.data import read_records
@@ -102,14 +104,38 @@ def test_resume_does_not_repay_finished_rows(server, tmp_path):
         return lab.label(chunk)
 
     with pytest.raises(KeyboardInterrupt):
-        run_job(src, out, dies_after_two_chunks, lab.config_hash, chunk_size=8, progress=False)
+        run_job(RunOptions(input=str(src), output=str(out), chunk_size=8, progress=False),
+                Task(dies_after_two_chunks, lab.config_hash))
     assert judge.usage.requests == 2 * 16
     judge2 = load_judge("openai:smollm2", base_url=server.url, concurrency=4)
-    lab2 = Labeler(judge2, CFG)
-    s = run_job(src, out, lab2.label, lab2.config_hash, chunk_size=8, progress=False)
+    s = label_file(LabelJob(run=RunOptions(input=str(src), output=str(out), chunk_size=8, progress=False),
+                            labeler=CFG), judge=judge2)
     assert s.resumed == 16 and s.done_now == 8
     assert judge2.usage.requests == 2 * 8  # only the unfinished rows were paid for
     assert not math.isnan(s.total) and s.total == n
+
+
+def test_two_jobs_sharing_one_judge_each_count_their_own_usage(server, tmp_path):
+    """A service shares one judge between jobs: each job's usage is its own, and the judge's running
+    total is their sum."""
+    import threading
+
+    judge = load_judge("openai:smollm2", base_url=server.url, concurrency=2)
+    sizes, summaries = {"a": 5, "b": 3}, {}
+
+    def job(name):
+        src = write_jsonl(tmp_path / f"{name}.jsonl", short_pairs(sizes[name]))
+        run = RunOptions(input=str(src), output=str(tmp_path / f"{name}-out.jsonl"), chunk_size=1, progress=False)
+        summaries[name] = label_file(LabelJob(run=run, labeler=CFG), judge=judge)
+    threads = [threading.Thread(target=job, args=(n,)) for n in sizes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, n in sizes.items():
+        assert summaries[name].usage["requests"] == 2 * n, (name, summaries[name].usage)
+    assert judge.usage.requests == 2 * sum(sizes.values())
+    assert judge.usage.prompt_tokens == sum(s.usage["prompt_tokens"] for s in summaries.values())
 
 
 def test_cli_labels_through_the_server(server, hh_rows, tmp_path):

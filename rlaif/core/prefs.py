@@ -7,6 +7,8 @@ expected score from score-token probabilities).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -30,12 +32,23 @@ def debiased_preference(p_first: Tensor, p_swapped: Tensor) -> Tensor:
     return (p_first + (1.0 - p_swapped)) / 2.0
 
 
-def orders_agree(p_first: Tensor, p_swapped: Tensor) -> Tensor:
-    """Whether both orders pick the same response: (p_first > 1/2) == (p_swapped < 1/2).
+def orders_agree(p_a_first, p_a_second):
+    """Whether both presentation orders pick the same response: both > 1/2 or both < 1/2.
 
-    Shapes: (...,), (...,) -> (...,) bool. Exactly 1/2 counts as no pick, so it never agrees.
+    ``p_a_first`` = P(a preferred) with a in slot 1, ``p_a_second`` = P(a preferred) with a in slot 2
+    (torch tensors or numpy arrays of one shape -> bool of that shape). **The tie rule**, the one
+    used everywhere (the label file's ``consistent``, the compare report's order disagreement): an
+    order at exactly 1/2 picks neither response, so a pair with a tie in either order does not agree.
+    NaN compares false, so it never agrees either; mask it first where it should count as unknown.
     """
-    return ((p_first > 0.5) & (p_swapped < 0.5)) | ((p_first < 0.5) & (p_swapped > 0.5))
+    return ((p_a_first > 0.5) & (p_a_second > 0.5)) | ((p_a_first < 0.5) & (p_a_second < 0.5))
+
+
+def consistency(p_a_first: float, p_a_second: float) -> bool | None:
+    """``orders_agree`` for one pair, or None when either order has no probability (NaN)."""
+    if math.isnan(p_a_first) or math.isnan(p_a_second):
+        return None
+    return bool(orders_agree(torch.tensor(p_a_first), torch.tensor(p_a_second)))
 
 
 def expected_score(logp: Tensor, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:

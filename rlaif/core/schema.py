@@ -41,7 +41,7 @@ p_a_raw           float     (only with --calibration) p_a before temperature sca
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 DPO_FIELDS = ("prompt", "chosen", "rejected", "p_chosen")
 # what ``rlaif export-dpo`` writes: the DPO fields plus provenance
@@ -54,8 +54,37 @@ LABEL_FIELDS = (
 )
 RECORD_FIELDS = PAIR_FIELDS + LABEL_FIELDS
 
+SINGLE_FIELDS = ("id", "prompt", "response")
+SCORE_FIELDS = ("score", "reward", "probs", "entropy", "truncated", "error", "judge", "constitution", "template",
+                "config_hash")
 
 INVALID_INPUT = "invalid input: "
+
+
+def label_record(pair: dict[str, Any], provenance: dict[str, str], **values: Any) -> dict[str, Any]:
+    """A label record: the pair, every label field at its "not labelled" value, the provenance
+    (judge, constitution, template, config_hash), then ``values``."""
+    blank = {"p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
+             "p_a_principles": [], "principles": [], "rationales": None, "truncated": False, "error": None}
+    return {**{f: pair.get(f) for f in PAIR_FIELDS}, **{k: v for k, v in pair.items() if k not in PAIR_FIELDS},
+            **blank, **provenance, **values}
+
+
+def score_record(item: dict[str, Any], provenance: dict[str, str], **values: Any) -> dict[str, Any]:
+    """A score record (``rlaif score``): the item, the score fields unset, the provenance, then ``values``."""
+    blank = {"score": None, "reward": None, "probs": None, "entropy": None, "truncated": False, "error": None}
+    return {**item, **blank, **provenance, **values}
+
+
+def missing_reasons(records: Iterable[dict[str, Any]], value_field: str = "p_a") -> dict[str, int]:
+    """How many records lack ``value_field`` (null or NaN), by their ``error`` reason."""
+    out: dict[str, int] = {}
+    for r in records:
+        v = r.get(value_field)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            reason = str(r.get("error") or "unknown")
+            out[reason] = out.get(reason, 0) + 1
+    return out
 
 
 def is_invalid_input(rec: dict[str, Any]) -> bool:

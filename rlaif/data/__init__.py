@@ -1,6 +1,7 @@
 """Data in and out: input sources, row normalisation, and rlaif's own record files."""
 
-from rlaif.data.normalise import flatten_messages, normalise_row, normalise_single
+from rlaif.core.text import flatten_messages
+from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import read_records, to_json_line, write_atomic
 from rlaif.data.sources import LoadResult, iter_source_rows, load_pairs, records_from_rows
 

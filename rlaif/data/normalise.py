@@ -15,7 +15,10 @@ import hashlib
 import math
 import os
 import re
-from typing import Any, Iterable
+from typing import Any
+
+from rlaif.core.text import flatten_messages
+from rlaif.core.text import is_messages as _is_messages
 
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 
@@ -28,17 +31,6 @@ def _text(value: Any, loc: str, fname: str) -> str:
     if not value.strip():
         raise ValueError(f"{loc} field '{fname}' is empty")
     return value
-
-
-def _is_messages(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(m, dict) and "role" in m for m in value)
-
-
-def flatten_messages(messages: Iterable[dict[str, Any]]) -> str:
-    """Render chat messages as "User: ...\\n\\nAssistant: ..." text for the judge's prompt."""
-    names = {"user": "User", "assistant": "Assistant", "system": "System"}
-    return "\n\n".join(f"{names.get(m['role'], m['role'].title())}: {str(m.get('content', '')).strip()}"
-                       for m in messages)
 
 
 def parse_hh(transcript: str) -> list[dict[str, str]]:

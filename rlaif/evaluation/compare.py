@@ -13,7 +13,7 @@ import numpy as np
 from rlaif.evaluation import metrics as M
 from rlaif.data.records import read_records
 from rlaif.core.errors import RlaifError
-from rlaif.core.schema import check_label_record
+from rlaif.core.schema import check_label_record, missing_reasons
 
 
 def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> list[dict[str, Any]]:
@@ -49,11 +49,7 @@ def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0)
     p_all, y = _arr(rows, "p_a"), _arr(rows, "human_label")
     ok = ~np.isnan(p_all)
     p, yl = p_all[ok], y[ok]
-    nan_reasons: dict[str, int] = {}
-    for r, good in zip(rows, ok):
-        if not good:
-            k = str(r.get("error") or "unknown")
-            nan_reasons[k] = nan_reasons.get(k, 0) + 1
+    nan_reasons = missing_reasons(rows, "p_a")
     if not ok.any():
         top = max(nan_reasons.items(), key=lambda kv: kv[1])
         raise RlaifError(f"no labelled rows: all {len(rows)} rows with a human label have p_a = NaN "

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from rlaif.core.prefs import orders_agree
+
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> float:
     """Mean agreement of the AI's hard label with y; ties score 1/2. Shapes (n,), (n,) -> scalar."""
@@ -107,10 +109,10 @@ def position_bias(p_first: np.ndarray, p_second: np.ndarray) -> dict[str, float]
 
     ``p_first`` = P(a) with a in slot 1, ``p_second`` = P(a) with a in slot 2. The judge's
     P(slot 1) is p_first in one order and 1 - p_second in the other, so
-    P(prefer first slot) = mean((p_first + 1 - p_second) / 2); the orders disagree when the hard
-    picks differ (p_first > 1/2) != (p_second > 1/2).
+    P(prefer first slot) = mean((p_first + 1 - p_second) / 2); the orders disagree when they do not
+    pick the same response (``prefs.orders_agree``: a tie in either order is a disagreement).
     """
     m = ~(np.isnan(p_first) | np.isnan(p_second))
     f, s = p_first[m], p_second[m]
     return {"n": int(m.sum()), "p_first_slot": float(((f + 1 - s) / 2).mean()) if m.any() else float("nan"),
-            "order_disagreement": float(((f > 0.5) != (s > 0.5)).mean()) if m.any() else float("nan")}
+            "order_disagreement": float((~orders_agree(f, s)).mean()) if m.any() else float("nan")}

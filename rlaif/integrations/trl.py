@@ -11,19 +11,9 @@ import asyncio
 import hashlib
 from typing import Any, Sequence
 
-from rlaif.data.normalise import flatten_messages
+from rlaif.core.text import as_text
 from rlaif.judges import load_judge
 from rlaif.labeling.scorer import Scorer, ScorerConfig
-
-
-def _text(x: Any) -> str:
-    if isinstance(x, str):
-        return x
-    if isinstance(x, (list, tuple)) and all(isinstance(m, dict) for m in x):
-        if len(x) == 1 and x[0].get("role") == "assistant":
-            return str(x[0].get("content", ""))
-        return flatten_messages(x)
-    return str(x)
 
 
 class JudgeReward:
@@ -49,7 +39,7 @@ class JudgeReward:
     def rewards(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float | None]:
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
-        pairs = [(_text(p), _text(c)) for p, c in zip(prompts, completions)]
+        pairs = [(as_text(p), as_text(c)) for p, c in zip(prompts, completions)]
         keys = [self._key(p, c) for p, c in pairs]
         todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
         by_key = dict(zip(keys, pairs))

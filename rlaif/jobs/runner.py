@@ -11,7 +11,6 @@ the same command skips the ids already present; invalid-input rows are never cou
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from rlaif.data.sources import load_pairs
 from rlaif.core.errors import RlaifError
 from rlaif.jobs.outputs import (Existing, OutputLock, check_settings, move_bad_lines, refuse_bad, rewrite,
                                 scan_jsonl, scan_table)
-from rlaif.core.schema import is_invalid_input
+from rlaif.core.schema import is_invalid_input, missing_reasons
+from rlaif.jobs.spec import RunOptions
 
 
 @dataclass
@@ -82,8 +82,6 @@ def check_output_path(output: str | Path, input_path: str | Path) -> Path:
 def load_input(input_path: str | Path, *, limit: int | None, split: str | None, normalise: Callable | None,
                skip_invalid: bool):
     """The job's input records; bad rows stop the job unless ``skip_invalid``; no rows is an error."""
-    if limit is not None and limit < 1:
-        raise RlaifError(f"--limit must be at least 1 (got {limit})")
     loaded = load_pairs(input_path, limit=limit, split=split, **({"normalise": normalise} if normalise else {}))
     if not loaded.records and not loaded.invalid:
         raise RlaifError(f"{input_path}: no rows (the input is empty)")
@@ -135,43 +133,34 @@ def _append(work: Path, ex: Existing):
     return fh, write
 
 
-def _tally(summary: JobSummary, rows: list[dict[str, Any]], value_field: str) -> None:
-    for r in rows:
-        p = r.get(value_field)
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            summary.nan += 1
-            reason = str(r.get("error") or "unknown")
-            summary.nan_reasons[reason] = summary.nan_reasons.get(reason, 0) + 1
-        if r.get("consistent") is not None:
-            summary.consistency_known += 1
-            summary.consistent += bool(r["consistent"])
+@dataclass
+class Task:
+    """What a job does: ``process`` turns a chunk of input records into output records; the rest
+    says how its output is recognised and reported."""
+
+    process: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    config_hash: str
+    invalid_record: Callable[[str, str], dict[str, Any]] | None = None  # (row id, reason) -> record
+    normalise: Callable | None = None  # input row -> record (default: pair records)
+    value_field: str = "p_a"  # null/NaN here = a row without a result, reported with its ``error``
+    missing_name: str = "NaN labels"
+    desc: str = "labelling"
 
 
-def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[dict]], list[dict]],
-            config_hash: str, *, limit: int | None = None, split: str | None = None, chunk_size: int = 8,
-            skip_invalid: bool = False, invalid_row: Callable[[str, str], dict] | None = None,
-            usage: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
-            desc: str = "labelling", normalise: Callable | None = None, value_field: str = "p_a",
-            missing_name: str = "NaN labels", repair: bool = False) -> JobSummary:
-    """Run ``process`` over the records of ``input_path`` in chunks, resumably; see module doc.
-
-    ``value_field`` is the output field whose null/NaN counts as a row without a result
-    (reported as ``missing_name`` with the rows' ``error`` reasons). ``repair`` moves unreadable
-    lines of an existing output to ``OUTPUT.rejected.jsonl`` instead of stopping.
-    """
-    if chunk_size < 1:
-        raise RlaifError(f"--chunk-size must be at least 1 (got {chunk_size})")
-    output = check_output_path(output, input_path)
-    loaded = load_input(input_path, limit=limit, split=split, normalise=normalise, skip_invalid=skip_invalid)
+def run_job(run: RunOptions, task: Task) -> JobSummary:
+    """Run ``task`` over the records of ``run.input`` in chunks, resumably; see the module doc."""
+    output = check_output_path(run.output, run.input)
+    loaded = load_input(run.input, limit=run.limit, split=run.split, normalise=task.normalise,
+                        skip_invalid=run.skip_invalid)
     with OutputLock(output):
-        ex, done = open_existing(output, config_hash, repair)
+        ex, done = open_existing(output, task.config_hash, run.repair)
         done_by_id = {r["id"]: r for r in done}
         todo = [r for r in loaded.records if r["id"] not in done_by_id]
-        bad = [invalid_row(rid, msg) for rid, msg in loaded.invalid] if invalid_row else []
+        bad = [task.invalid_record(rid, msg) for rid, msg in loaded.invalid] if task.invalid_record else []
         summary = JobSummary(total=len(loaded.records) + len(loaded.invalid), resumed=len(loaded.records) - len(todo),
-                             invalid=len(loaded.invalid), output=str(output), missing_name=missing_name)
+                             invalid=len(loaded.invalid), output=str(output), missing_name=task.missing_name)
         start = time.perf_counter()
-        new = _process(work_path(output), ex, process, todo, bad, chunk_size, progress, desc)
+        new = _process(work_path(output), ex, task, todo, bad, run)
         summary.done_now = len(new) - len(bad)
         summary.seconds = time.perf_counter() - start
         if output != work_path(output):
@@ -179,15 +168,17 @@ def run_job(input_path: str | Path, output: str | Path, process: Callable[[list[
             write_atomic(output, sorted(done + new, key=lambda r: order.get(r["id"], len(order))))
             work_path(output).unlink(missing_ok=True)
     ids = {r["id"] for r in loaded.records}
-    _tally(summary, [r for r in done if r["id"] in ids] + new, value_field)
+    mine = [r for r in done if r["id"] in ids] + new
+    summary.nan_reasons = missing_reasons(mine, task.value_field)
+    summary.nan = sum(summary.nan_reasons.values())
+    known = [r["consistent"] for r in mine if r.get("consistent") is not None]
+    summary.consistency_known, summary.consistent = len(known), sum(map(bool, known))
     summary.other_rows = len(done) - summary.resumed
-    if usage:
-        summary.usage = usage()
     return summary
 
 
-def _process(work: Path, ex: Existing, process: Callable[[list[dict]], list[dict]], todo: list[dict],
-             bad: list[dict], chunk_size: int, progress: bool, desc: str) -> list[dict[str, Any]]:
+def _process(work: Path, ex: Existing, task: Task, todo: list[dict], bad: list[dict],
+             run: RunOptions) -> list[dict[str, Any]]:
     """Write the invalid-row records, then process ``todo`` chunk by chunk with durable appends."""
     new: list[dict[str, Any]] = []
     if not (todo or bad):
@@ -197,9 +188,9 @@ def _process(work: Path, ex: Existing, process: Callable[[list[dict]], list[dict
         if bad:
             write(bad)
             new.extend(bad)
-        bar = tqdm(total=len(todo), desc=desc, unit="row", disable=not progress)
-        for s in range(0, len(todo), chunk_size):
-            rows = process(todo[s:s + chunk_size])
+        bar = tqdm(total=len(todo), desc=task.desc, unit="row", disable=not run.progress)
+        for s in range(0, len(todo), run.chunk_size):
+            rows = task.process(todo[s:s + run.chunk_size])
             write(rows)
             new.extend(rows)
             bar.update(len(rows))

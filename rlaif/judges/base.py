@@ -6,10 +6,14 @@ each backend applies its own chat template and appends the assistant generation 
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
-Messages = list[dict[str, str]]
+from rlaif.core.text import Messages
+
 
 
 @dataclass
@@ -25,15 +29,53 @@ class LabelLogprobs:
     missing_reason: str | None = None
 
 
+_BUMP = threading.Lock()
+
+
 @dataclass
 class Usage:
-    """Token accounting for a job (prompt tokens in, generated tokens out, retries made)."""
+    """Token accounting (prompt tokens in, generated tokens out, requests, retries, engine extras).
+
+    A backend's ``usage`` is its running total over every caller; ``add`` also counts into the
+    meter of the job or request in progress (``metered``), so jobs sharing one judge each get their own.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
     retries: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+    def add(self, prompt_tokens: int = 0, completion_tokens: int = 0, requests: int = 0, retries: int = 0,
+            **extra: float) -> None:
+        meter = _METER.get()
+        with _BUMP:
+            for u in (self,) if meter is None or meter is self else (self, meter):
+                u.prompt_tokens += prompt_tokens
+                u.completion_tokens += completion_tokens
+                u.requests += requests
+                u.retries += retries
+                for k, v in extra.items():
+                    u.extra[k] = u.extra.get(k, 0) + v
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "requests": self.requests, "retries": self.retries, **{k: round(v, 4) for k, v in self.extra.items()}}
+
+
+_METER: ContextVar[Usage | None] = ContextVar("rlaif_usage_meter", default=None)
+
+
+@contextmanager
+def metered() -> Iterator[Usage]:
+    """Count the judge usage of everything run inside (this thread or task, and what it starts with
+    ``contextvars``) into a fresh ``Usage``, whichever judge instances it calls."""
+    usage = Usage()
+    token = _METER.set(usage)
+    try:
+        yield usage
+    finally:
+        _METER.reset(token)
 
 
 @runtime_checkable

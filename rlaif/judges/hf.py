@@ -6,10 +6,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
+from rlaif.judges.embedded import embedded_gguf
+from rlaif.judges.registry import JudgeKind
 
 
 class HFJudge:
@@ -79,8 +82,7 @@ class HFJudge:
                 n = len(enc[i])
                 ids[r, width - n:] = torch.tensor(enc[i])
                 mask[r, width - n:] = 1
-            self.usage.prompt_tokens += int(mask.sum())
-            self.usage.requests += len(idx)
+            self.usage.add(prompt_tokens=int(mask.sum()), requests=len(idx))
             yield idx, ids.to(self.device), mask.to(self.device)
 
     @torch.no_grad()
@@ -111,6 +113,24 @@ class HFJudge:
                                       do_sample=False, pad_token_id=self.tok.pad_token_id)
             new = gen[:, ids.shape[1]:]
             for r, i in enumerate(idx):
-                self.usage.completion_tokens += int((new[r] != self.tok.pad_token_id).sum())
+                self.usage.add(completion_tokens=int((new[r] != self.tok.pad_token_id).sum()))
                 out[i] = self.tok.decode(new[r], skip_special_tokens=True).strip()
         return out
+
+
+class HFOptions(BaseModel):
+    batch_size: int | None = Field(None, ge=1, description="hf judges: prompts per forward pass (default 8)")
+    device: str | None = Field(None, description="hf judges: torch device (default: cuda if available, else cpu)")
+    dtype: str | None = Field(None, description="hf judges: torch dtype, e.g. bfloat16 (default: float32 on CPU, "
+                              "the model's own on GPU)")
+
+
+def _build(arg: str, options: dict) -> HFJudge:
+    if arg == "embedded":
+        path = embedded_gguf()
+        return HFJudge.from_pretrained(str(path), judge_id=f"hf:{path.stem}", **options)
+    return HFJudge.from_pretrained(arg, **options)
+
+
+KIND = JudgeKind("hf", "PATH", "a local transformers model directory or GGUF file, CPU or GPU ('hf:embedded')",
+                 HFOptions, _build)

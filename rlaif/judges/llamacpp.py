@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, plain_chat
+from rlaif.judges.embedded import embedded_gguf
+from rlaif.judges.registry import JudgeKind
 
 
 class LlamaCppJudge:
@@ -80,13 +83,12 @@ class LlamaCppJudge:
             n += 1
         self.llm.n_tokens = n
         self.llm.eval(tokens[n:])
-        self.usage.prompt_tokens += len(tokens)
-        self.usage.extra["prompt_tokens_evaluated"] = self.usage.extra.get("prompt_tokens_evaluated", 0) + len(tokens) - n
+        self.usage.add(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - n)
 
     def next_token_logprobs(self, text: str) -> np.ndarray:
         """Log-softmax of the next-token logits after ``text``. Shape: (vocab,)."""
         self._eval_to(self._tokens(text))
-        self.usage.requests += 1
+        self.usage.add(requests=1)
         logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)).astype(np.float64)
         m = logits.max()
         return logits - (m + math.log(np.exp(logits - m).sum()))
@@ -106,7 +108,7 @@ class LlamaCppJudge:
         for msgs in prompts:
             tokens = self._tokens(self.render(msgs))
             self._eval_to(tokens)
-            self.usage.requests += 1
+            self.usage.add(requests=1)
             new: list[int] = []
             for _ in range(max_new_tokens):
                 lp = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,))
@@ -117,7 +119,23 @@ class LlamaCppJudge:
                 if len(tokens) + len(new) >= self.context_length:
                     break
                 self.llm.eval([nxt])
-            self.usage.completion_tokens += len(new)
+            self.usage.add(completion_tokens=len(new))
             out.append(self.llm.detokenize(new).decode("utf-8", "replace").strip())
         return out
 
+
+
+class LlamaCppOptions(BaseModel):
+    n_ctx: int | None = Field(None, ge=256, description="llamacpp judges: context window in tokens (default 4096)")
+    n_threads: int | None = Field(None, ge=1, description="llamacpp judges: CPU threads (default: all cores)")
+
+
+def _build(arg: str, options: dict) -> LlamaCppJudge:
+    if arg == "embedded":
+        path = embedded_gguf()
+        return LlamaCppJudge(path, judge_id=f"llamacpp:{path.stem}", **options)
+    return LlamaCppJudge(arg, **options)
+
+
+KIND = JudgeKind("llamacpp", "PATH", "a GGUF file through llama.cpp on CPU ('llamacpp:embedded' for the shipped model)",
+                 LlamaCppOptions, _build)

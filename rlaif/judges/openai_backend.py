@@ -11,17 +11,20 @@ stops; 400/401/403/404/422 fail fast with one clear line. Payloads and parsing l
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
 import time
 from typing import Any, Awaitable, Callable, Literal, Sequence, TypeVar
 
+from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
+from rlaif.judges.registry import JudgeKind
 
 T = TypeVar("T")
 log = logging.getLogger("rlaif.judges.openai")
@@ -80,7 +83,6 @@ class OpenAIJudge:
         if (endpoint == "completions" or exact_label_ids) and self._tok is None:
             raise RlaifError(f"openai judge: endpoint '{endpoint}'"
                              f"{' with exact label ids' if exact_label_ids else ''} needs tokenizer=LOCAL_PATH")
-        self._lock = threading.Lock()
         self._last_warning = -1e9
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -141,8 +143,7 @@ class OpenAIJudge:
                                            before_sleep=self._warn, reraise=True):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
-                    with self._lock:
-                        self.usage.retries += 1
+                    self.usage.add(retries=1)
                 try:
                     return await fn()
                 except openai.APIStatusError as e:
@@ -166,7 +167,8 @@ class OpenAIJudge:
                 box["v"] = asyncio.run(coro_factory())
             except BaseException as e:  # handed to the caller's thread below
                 box["e"] = e
-        t = threading.Thread(target=work)
+        ctx = contextvars.copy_context()  # the caller's usage meter counts the worker's requests too
+        t = threading.Thread(target=ctx.run, args=(work,))
         t.start()
         t.join()
         if "e" in box:
@@ -187,13 +189,9 @@ class OpenAIJudge:
 
     def _account(self, resp: Any) -> None:
         pin, pout = P.usage_of(resp)
-        with self._lock:
-            self.usage.prompt_tokens += pin
-            self.usage.completion_tokens += pout
-            self.usage.requests += 1
-            cost = P.estimate_cost(self.model, self.usage.prompt_tokens, self.usage.completion_tokens, self.price)
-            if cost is not None:
-                self.usage.extra["estimated_cost_usd"] = cost
+        cost = P.estimate_cost(self.model, pin, pout, self.price)
+        self.usage.add(prompt_tokens=pin, completion_tokens=pout, requests=1,
+                       **({"estimated_cost_usd": cost} if cost is not None else {}))
 
     def _label_ids(self, labels: Sequence[str]) -> list[int] | None:
         if not self.exact_label_ids:
@@ -248,3 +246,31 @@ class OpenAIJudge:
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         return self._run(lambda: self.agenerate(prompts, max_new_tokens))
+
+
+class OpenAIOptions(BaseModel):
+    base_url: str | None = Field(None, description="openai judges: server URL, e.g. http://127.0.0.1:8000/v1")
+    api_key: str | None = Field(None, description="openai judges: API key (default: $OPENAI_API_KEY at call time)")
+    concurrency: int | None = Field(None, ge=1, description="openai judges: requests in flight (default 8)")
+    endpoint: Literal["chat", "completions"] | None = Field(
+        None, description="openai judges: chat (default) or plain completions (needs --tokenizer)")
+    tokenizer: str | None = Field(None, description="openai judges: local tokenizer dir or GGUF for completions "
+                                  "rendering, token counts, exact label ids")
+    exact_label_ids: bool | None = Field(None, description="openai judges on vLLM servers: request exact "
+                                         "label-token log-probs (logprob_token_ids)")
+    timeout: float | None = Field(None, gt=0, description="openai judges: seconds without a byte from the server "
+                                  "before a request is retried (default 60)")
+    max_retries: int | None = Field(None, ge=0, description="openai judges: retries of a failed request before "
+                                    "the job stops (default 4)")
+    max_wait: float | None = Field(None, gt=0, description="openai judges: longest wait between retries, seconds "
+                                   "(default 30)")
+    top_logprobs: int | None = Field(None, ge=2, description="openai/vllm judges: log-probs asked for per "
+                                     "position (default 20)")
+    context_length: int | None = Field(None, ge=64, description="openai judges: the server model's context "
+                                       "length, to cut long prompts (default: unknown, nothing is cut)")
+    price_per_mtok: tuple[float, float] | None = Field(None, description="USD per million tokens in and out, "
+                                                       "for the cost estimate of models not in the price table")
+
+
+KIND = JudgeKind("openai", "MODEL", "an OpenAI-compatible server (OpenAI, vllm serve, llama.cpp server); see "
+                 "--base-url", OpenAIOptions, lambda model, options: OpenAIJudge(model, **options))

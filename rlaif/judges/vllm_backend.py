@@ -12,9 +12,12 @@ import inspect
 import math
 from typing import Any, Sequence
 
+from pydantic import BaseModel, Field
+
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
+from rlaif.judges.registry import JudgeKind
 
 
 def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exact: bool = False,
@@ -77,13 +80,26 @@ class VLLMJudge:
         params = self._vllm.SamplingParams(**sampling_kwargs([i for v in ids.values() for i in v],
                                                              self.top_logprobs, self.exact))
         outs = self.llm.generate(texts, params, use_tqdm=False)
-        self.usage.requests += len(texts)
-        self.usage.prompt_tokens += sum(len(o.prompt_token_ids or []) for o in outs)
+        self.usage.add(requests=len(texts), prompt_tokens=sum(len(o.prompt_token_ids or []) for o in outs))
         return [parse_label_logprobs(o, ids, self.top_logprobs) for o in outs]
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         texts = [render_chat(self.tok, m) for m in prompts]
         outs = self.llm.generate(texts, self._vllm.SamplingParams(max_tokens=max_new_tokens, temperature=0.0),
                                  use_tqdm=False)
-        self.usage.completion_tokens += sum(len(o.outputs[0].token_ids) for o in outs)
+        self.usage.add(completion_tokens=sum(len(o.outputs[0].token_ids) for o in outs))
         return [o.outputs[0].text.strip() for o in outs]
+
+
+class VLLMOptions(BaseModel):
+    top_logprobs: int | None = Field(None, ge=2, description="openai/vllm judges: log-probs asked for per "
+                                     "position (default 20)")
+    tensor_parallel_size: int | None = Field(None, ge=1, description="vllm judges: GPUs per model (tensor parallel)")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="vllm judges: share of GPU memory "
+                                                 "vLLM may take (default 0.9)")
+    max_model_len: int | None = Field(None, ge=64, description="vllm judges: context length to allocate for")
+    dtype: str | None = Field(None, description="hf/vllm judges: weights dtype, e.g. bfloat16")
+
+
+KIND = JudgeKind("vllm", "MODEL", "vLLM in-process on a GPU (pip install 'rlaif[vllm]')", VLLMOptions,
+                 lambda model, options: VLLMJudge(model, **options))

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from rlaif.core.errors import RlaifError
-from rlaif.labeling.assets import resource_dir
+from rlaif.labeling import assets
 
 
 class Principle(BaseModel):
@@ -63,27 +61,10 @@ class Constitution(BaseModel):
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in resource_dir("constitutions").glob("*.yaml"))
+    return assets.available("constitutions")
 
 
 def load_constitution(name_or_path: str) -> Constitution:
     """Load a constitution by name (from ``constitutions/``) or by YAML path, validating it."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = resource_dir("constitutions") / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise RlaifError(f"unknown constitution '{name_or_path}' (available: {', '.join(available())})")
-    if not path.exists():
-        raise RlaifError(f"{path}: no such constitution file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RlaifError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise RlaifError(f"{path}: expected a mapping with name, preamble and principles")
-    try:
-        return Constitution.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise RlaifError(f"{path}: field '{field}': {err['msg']}") from None
+    path = assets.find("constitutions", name_or_path, "constitution")
+    return assets.validate(Constitution, assets.read_yaml(path), path)

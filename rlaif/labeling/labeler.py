@@ -16,7 +16,8 @@ from rlaif.evaluation.calibration import apply as apply_calibration
 from rlaif.labeling.constitutions import Principle, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
-from rlaif.core.prefs import debiased_preference, label_probability, orders_agree
+from rlaif.core.prefs import consistency, debiased_preference, label_probability
+from rlaif.core.schema import INVALID_INPUT, label_record
 from rlaif.labeling.prompts import cut_left, load_template
 
 
@@ -121,32 +122,19 @@ class Labeler:
                        (math.nan, f"no label in generated answer {text[:40]!r}"))
         return out
 
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"judge": self.judge.judge_id, "constitution": self.constitution.name, "template": self.template.tag,
+                "config_hash": self.config_hash}
+
+    def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
+        """The label record of an input row that could not be used (see ``schema.is_invalid_input``)."""
+        empty = {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None}
+        return label_record(empty, self.provenance, error=INVALID_INPUT + message)
+
     def label(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Label pair records; returns one label record per input record, in order."""
-        orders = ("ab", "ba") if self.cfg.orders == "both" else ("ab",)
-        out: list[dict[str, Any]] = []
-        jobs: list[tuple[int, int, str, Messages]] = []  # (record index, principle index, order, messages)
-        for ri, rec in enumerate(records):
-            principles = self.constitution.select(self.cfg.principles, rec["id"], self.cfg.seed, self.cfg.ensemble_k)
-            row = {**rec, "p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
-                   "p_a_principles": [], "principles": [p.name for p in principles], "rationales": None,
-                   "truncated": False, "error": None, "judge": self.judge.judge_id,
-                   "constitution": self.constitution.name, "template": self.template.tag,
-                   "config_hash": self.config_hash}
-            out.append(row)
-            if rec["response_a"].strip() == rec["response_b"].strip():
-                row["error"] = "identical responses: nothing to prefer"
-                continue
-            try:
-                context, row["truncated"] = self._fit_context(rec, principles)
-            except ValueError as e:
-                row["error"] = str(e)
-                continue
-            for pi, p in enumerate(principles):
-                a, b = rec["response_a"], rec["response_b"]
-                for order in orders:
-                    r1, r2 = (a, b) if order == "ab" else (b, a)
-                    jobs.append((ri, pi, order, self._messages(p, context, r1, r2)))
+        out, jobs = self._plan(records)
         if not jobs:
             return out
         prompts = [m for *_, m in jobs]
@@ -156,31 +144,56 @@ class Labeler:
             for (ri, *_), r in zip(jobs, rationales):
                 out[ri]["rationales"] = (out[ri]["rationales"] or []) + [r]
         slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(prompts)
-        # p[ri][order] -> list over principles of P(label for slot 1)
-        probs: dict[int, dict[str, list[float]]] = {}
-        for (ri, pi, order, _), (p, reason) in zip(jobs, slot1):
+        probs: dict[int, dict[str, list[float]]] = {}  # record index -> order -> P(slot 1) per principle
+        for (ri, _, order, _), (p, reason) in zip(jobs, slot1):
             if reason:
                 out[ri]["error"] = out[ri]["error"] or reason
             probs.setdefault(ri, {}).setdefault(order, []).append(p)
         for ri, by_order in probs.items():
-            row = out[ri]
-            p_ab = torch.tensor(by_order["ab"], dtype=torch.float64)
-            if "ba" in by_order:
-                p_ba = torch.tensor(by_order["ba"], dtype=torch.float64)
-                per = debiased_preference(p_ab, p_ba)
-                second = float((1 - p_ba).mean())
-                agree = orders_agree(p_ab.mean(), p_ba.mean())
-                row["consistent"] = None if math.isnan(second) or math.isnan(float(p_ab.mean())) else bool(agree)
-            else:
-                per, second = p_ab, math.nan
-            row["p_a_principles"] = [float(x) for x in per]
-            row["p_a_first"] = float(p_ab.mean())
-            row["p_a_second"] = second
-            row["p_a"] = float(per.mean())
-            if self.calibration is not None:
-                row["p_a_raw"] = row["p_a"]
-                row["p_a"] = float(apply_calibration(torch.tensor(row["p_a"], dtype=torch.float64),
-                                                     self.calibration.temperature, self.calibration.bias))
-            if math.isnan(row["p_a"]) and not row["error"]:
-                row["error"] = "judge returned no usable probability"
+            self._combine(out[ri], by_order)
         return out
+
+    def _plan(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, int, str, Messages]]]:
+        """A blank label record per pair, and the prompts to ask: (record index, principle index, order, messages)."""
+        orders = ("ab", "ba") if self.cfg.orders == "both" else ("ab",)
+        out: list[dict[str, Any]] = []
+        jobs: list[tuple[int, int, str, Messages]] = []
+        for ri, rec in enumerate(records):
+            principles = self.constitution.select(self.cfg.principles, rec["id"], self.cfg.seed, self.cfg.ensemble_k)
+            row = label_record(rec, self.provenance, principles=[p.name for p in principles])
+            out.append(row)
+            if rec["response_a"].strip() == rec["response_b"].strip():
+                row["error"] = "identical responses: nothing to prefer"
+                continue
+            try:
+                context, row["truncated"] = self._fit_context(rec, principles)
+            except ValueError as e:
+                row["error"] = str(e)
+                continue
+            a, b = rec["response_a"], rec["response_b"]
+            for pi, p in enumerate(principles):
+                for order in orders:
+                    r1, r2 = (a, b) if order == "ab" else (b, a)
+                    jobs.append((ri, pi, order, self._messages(p, context, r1, r2)))
+        return out, jobs
+
+    def _combine(self, row: dict[str, Any], by_order: dict[str, list[float]]) -> None:
+        """Fill a label record from P(slot 1) per order and principle: debias, agree, calibrate."""
+        p_ab = torch.tensor(by_order["ab"], dtype=torch.float64)
+        if "ba" in by_order:
+            p_ba = torch.tensor(by_order["ba"], dtype=torch.float64)
+            per = debiased_preference(p_ab, p_ba)
+            second = float((1 - p_ba).mean())
+            row["consistent"] = consistency(float(p_ab.mean()), second)
+        else:
+            per, second = p_ab, math.nan
+        row["p_a_principles"] = [float(x) for x in per]
+        row["p_a_first"] = float(p_ab.mean())
+        row["p_a_second"] = second
+        row["p_a"] = float(per.mean())
+        if self.calibration is not None:
+            row["p_a_raw"] = row["p_a"]
+            row["p_a"] = float(apply_calibration(torch.tensor(row["p_a"], dtype=torch.float64),
+                                                 self.calibration.temperature, self.calibration.bias))
+        if math.isnan(row["p_a"]) and not row["error"]:
+            row["error"] = "judge returned no usable probability"

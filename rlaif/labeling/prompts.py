@@ -1,4 +1,5 @@
-"""Prompt templates (``prompts/<name>.yaml`` + text files) and their rendering into chat messages.
+"""Prompt templates (``prompts/<name>.yaml`` + text files): pairwise comparison and 1-10 rating, and
+their rendering into chat messages.
 
 A rendered comparison is a list of chat messages ``[{"role": ..., "content": ...}]``: the
 constitution preamble as the system turn, optional few-shot exemplars as earlier user/assistant
@@ -7,18 +8,17 @@ turns, then the comparison itself. Backends apply their own chat template to the
 
 from __future__ import annotations
 
-import string
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
-from rlaif.labeling.assets import resource_dir
+from rlaif.core.text import Messages
+from rlaif.labeling import assets
 
-PAIR_FIELDS = {"principle", "context", "response_1", "response_2"}
-Messages = list[dict[str, str]]
+PAIRWISE_PLACEHOLDERS = frozenset({"principle", "context", "response_1", "response_2"})
+SCORE_PLACEHOLDERS = frozenset({"criteria", "context", "response"})
 
 
 class Exemplar(BaseModel):
@@ -104,66 +104,54 @@ def cut_left(context: str, fits: Callable[[str], bool]) -> tuple[str, bool] | No
     return TRUNCATION_MARK + context[lo:], True
 
 
-def _placeholders(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-
-
-def _check_placeholders(text: str, path: Path) -> None:
-    try:
-        found = _placeholders(text)
-    except ValueError as e:
-        raise RlaifError(f"{path}: bad placeholder syntax ({e}); write literal braces as {{{{ }}}}") from None
-    if found != PAIR_FIELDS:
-        missing, extra = PAIR_FIELDS - found, found - PAIR_FIELDS
-        raise RlaifError(f"{path}: placeholders must be exactly {sorted(PAIR_FIELDS)}"
-                         f" (missing {sorted(missing)}, unknown {sorted(extra)})")
-
-
 def available() -> list[str]:
-    return sorted(p.stem for p in resource_dir("prompts").glob("*.yaml") if p.stem != "exemplars")
+    return assets.available("prompts", exclude=("exemplars",))
 
 
 def load_template(name_or_path: str) -> PairwiseTemplate:
     """Load and validate a pairwise template by name (from ``prompts/``) or by YAML path."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = resource_dir("prompts") / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise RlaifError(f"unknown template '{name_or_path}' (available: {', '.join(available())})")
-    if not path.exists():
-        raise RlaifError(f"{path}: no such template file")
-    try:
-        cfg: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise RlaifError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-
-    def read(key: str) -> str | None:
-        if not cfg.get(key):
-            return None
-        f = path.parent / cfg[key]
-        if not f.exists():
-            raise RlaifError(f"{path} field '{key}': file {f} not found")
-        return f.read_text(encoding="utf-8")
-
-    data = {k: cfg.get(k) for k in ("name", "version", "cot_answer") if cfg.get(k) is not None}
-    if "labels" in cfg:
-        data["labels"] = cfg["labels"]
-    data["template"] = read("template_file")
+    path = assets.find("prompts", name_or_path, "template", exclude=("exemplars",))
+    cfg = assets.read_yaml(path)
+    data = {k: cfg[k] for k in ("name", "version", "cot_answer", "labels") if cfg.get(k) is not None}
+    data["template"] = assets.read_text_file(path, cfg, "template_file")
     if data["template"] is None:
         raise RlaifError(f"{path}: field 'template_file' is required")
-    _check_placeholders(data["template"], path)
-    data["cot_template"] = read("cot_template_file")
+    assets.check_placeholders(data["template"], path, PAIRWISE_PLACEHOLDERS)
+    data["cot_template"] = assets.read_text_file(path, cfg, "cot_template_file")
     if data["cot_template"] is not None:
-        _check_placeholders(data["cot_template"], path)
+        assets.check_placeholders(data["cot_template"], path, PAIRWISE_PLACEHOLDERS)
         if not cfg.get("cot_answer"):
             raise RlaifError(f"{path}: field 'cot_answer' is required with cot_template_file")
-    ex_text = read("exemplars_file")
+    ex_text = assets.read_text_file(path, cfg, "exemplars_file")
     data["exemplars"] = yaml.safe_load(ex_text) if ex_text else {}
-    try:
-        tpl = PairwiseTemplate.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise RlaifError(f"{path}: field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}") from None
+    tpl = assets.validate(PairwiseTemplate, data, path)
     if len(set(tpl.labels)) != 2:
         raise RlaifError(f"{path}: field 'labels' must be two different tokens")
     return tpl
+
+
+class ScoreTemplate(BaseModel):
+    name: str = Field(description="Template name.")
+    version: str = Field(description="Recorded in every score row; bump it when the wording changes.")
+    template: str = Field(description="Rating text with {criteria} {context} {response}.")
+    system: str | None = Field(None, description="System turn; default: the constitution's preamble.")
+
+    @property
+    def tag(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def render(self, *, system: str, criteria: str, context: str, response: str) -> Messages:
+        body = self.template.format(criteria=criteria, context=context, response=response)
+        return [{"role": "system", "content": self.system or system}, {"role": "user", "content": body}]
+
+
+def load_score_template(name_or_path: str) -> ScoreTemplate:
+    """Load and validate a single-response rating template (direct RLAIF) by name or YAML path."""
+    path = assets.find("prompts", name_or_path, "score template", exclude=("exemplars",))
+    cfg = assets.read_yaml(path)
+    data = {k: cfg[k] for k in ("name", "version", "system") if cfg.get(k) is not None}
+    data["template"] = assets.read_text_file(path, cfg, "template_file")
+    if data["template"] is None:
+        raise RlaifError(f"{path}: field 'template_file' is required")
+    assets.check_placeholders(data["template"], path, SCORE_PLACEHOLDERS)
+    return assets.validate(ScoreTemplate, data, path)

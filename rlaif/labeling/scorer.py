@@ -14,20 +14,20 @@ where no score token was seen gets ``None`` with a reason.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from pydantic import BaseModel, Field
 
 from rlaif.labeling.constitutions import load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import expected_score
-from rlaif.labeling.prompts import cut_left
-from rlaif.labeling.assets import resource_dir
+from rlaif.labeling.prompts import cut_left, load_score_template
+from rlaif.core.schema import INVALID_INPUT, score_record
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
 FIRST = [str(i) for i in range(1, 10)]
@@ -55,33 +55,46 @@ def reward_from_score(s: torch.Tensor) -> torch.Tensor:
 
 
 class ScorerConfig(BaseModel):
+    """Every setting that changes a score (all of it goes into ``config_hash``)."""
+
     constitution: str = Field("helpful", description="Constitution whose principles are the rating criteria.")
     template: str = Field("score", description="Rating template name in prompts/ or a YAML path.")
     max_prompt_tokens: int | None = Field(None, ge=64, description="Cut longer contexts from the left.")
 
 
 class Scorer:
-    """Rates (prompt, response) pairs; ``score`` returns one dict per item with the reward."""
+    """Rates (prompt, response) pairs; ``score`` returns one dict per item with the reward, and
+    ``score_records`` turns single-response records into score records (``rlaif score``)."""
 
     def __init__(self, judge: JudgeBackend, config: ScorerConfig | None = None):
         self.judge = judge
         self.cfg = config or ScorerConfig()
         self.constitution = load_constitution(self.cfg.constitution)
-        path = Path(self.cfg.template)
-        if path.suffix not in (".yaml", ".yml"):
-            path = resource_dir("prompts") / f"{self.cfg.template}.yaml"
-        if not path.exists():
-            raise RlaifError(f"unknown score template '{self.cfg.template}'")
-        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
-        self.template_tag = f"{meta['name']}@{meta['version']}"
-        self.system = meta.get("system") or self.constitution.preamble
-        self.text = (path.parent / meta["template_file"]).read_text(encoding="utf-8")
+        self.template = load_score_template(self.cfg.template)
         self.criteria = "\n".join(f"- {p.text}" for p in self.constitution.principles)
         self._ten_single: bool | None = None
+        # the fingerprint of every setting that changes a score (same formula since the first release)
+        blob = json.dumps([self.cfg.model_dump(), judge.judge_id, self.template.tag, self.template.template,
+                           self.criteria], sort_keys=True)
+        self.config_hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"judge": self.judge.judge_id, "constitution": self.constitution.name, "template": self.template.tag,
+                "config_hash": self.config_hash}
 
     def messages(self, prompt: str, response: str) -> Messages:
-        body = self.text.format(criteria=self.criteria, context=prompt, response=response)
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": body}]
+        return self.template.render(system=self.constitution.preamble, criteria=self.criteria, context=prompt,
+                                    response=response)
+
+    def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
+        """The score record of an input row that could not be used (see ``schema.is_invalid_input``)."""
+        return score_record({"id": rid, "prompt": "", "response": ""}, self.provenance, error=INVALID_INPUT + message)
+
+    def score_records(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Score records for single-response records (``id, prompt, response``), in order."""
+        results = self.score([(r["prompt"], r["response"]) for r in rows])
+        return [score_record(r, self.provenance, **x) for r, x in zip(rows, results)]
 
     def _fit(self, prompt: str, response: str) -> tuple[Messages, bool]:
         budget = self.cfg.max_prompt_tokens or (self.judge.context_length - 16 if self.judge.context_length else None)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
+from rlaif.core.text import policy_prompt
 from rlaif.training.losses import soft_dpo_loss
 
 
@@ -53,7 +54,7 @@ def _sequences(tok: Any, prompts: list[str], responses: list[str], max_length: i
     """Right-padded prompt+response ids and a mask over response tokens only."""
     ids, masks = [], []
     for p, r in zip(prompts, responses):
-        pi = tok(p + "\n\nAssistant: ", add_special_tokens=False)["input_ids"]
+        pi = tok(policy_prompt(p), add_special_tokens=False)["input_ids"]
         ri = tok(r, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
         ri = ri[: max_length - 1]
         pi = pi[-(max_length - len(ri)):]
@@ -181,7 +182,7 @@ def _trl_trainer(rows, model, ref, tok, out_dir, cfg: DPOConfig):
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 
-    data = Dataset.from_list([{"prompt": r["prompt"] + "\n\nAssistant: ", "chosen": r["chosen"],
+    data = Dataset.from_list([{"prompt": policy_prompt(r["prompt"]), "chosen": r["chosen"],
                                "rejected": r["rejected"]} for r in rows])
     args = TRLDPOConfig(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
                         num_train_epochs=cfg.epochs, learning_rate=cfg.lr, beta=cfg.beta, max_length=cfg.max_length,

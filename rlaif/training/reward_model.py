@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
+from rlaif.core.text import as_text, policy_text
 from rlaif.training.losses import soft_bt_loss
 
 
@@ -28,11 +29,6 @@ class RMConfig(BaseModel):
     batch_size: int = Field(8, ge=1, description="Pairs per device batch.")
     lora: bool = Field(False, description="Train a LoRA adapter (peft) instead of all weights.")
     seed: int = Field(0, description="Split and training seed.")
-
-
-def join(prompt: str, response: str) -> str:
-    """The text a reward model reads for one response."""
-    return f"{prompt}\n\nAssistant: {response}"
 
 
 def training_pairs(records: Sequence[dict[str, Any]], source: str, min_confidence: float = 0.0) -> list[dict[str, Any]]:
@@ -68,7 +64,7 @@ class PairCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         enc = {}
         for side in ("a", "b"):
-            e = self.tok([join(r["prompt"], r[side]) for r in rows], truncation=True, max_length=self.max_length,
+            e = self.tok([policy_text(r["prompt"], r[side]) for r in rows], truncation=True, max_length=self.max_length,
                          padding=True, return_tensors="pt")
             enc[f"input_ids_{side}"], enc[f"attention_mask_{side}"] = e["input_ids"], e["attention_mask"]
         enc["p"] = torch.tensor([r["p"] for r in rows], dtype=torch.float32)
@@ -159,7 +155,7 @@ class RewardModelScorer:
     @torch.no_grad()
     def scores(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         out: list[float] = []
-        texts = [join(p, r) for p, r in zip(prompts, responses)]
+        texts = [policy_text(p, r) for p, r in zip(prompts, responses)]
         for s in range(0, len(texts), self.batch_size):
             e = self.tok(texts[s:s + self.batch_size], truncation=True, max_length=self.max_length, padding=True,
                          return_tensors="pt")
@@ -178,6 +174,4 @@ class RewardModelScorer:
         return M.accuracy(p, y), M.bootstrap_ci(M.accuracy, p, y)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        from rlaif.integrations.trl import _text
-
-        return self.scores([_text(p) for p in prompts], [_text(c) for c in completions])
+        return self.scores([as_text(p) for p in prompts], [as_text(c) for c in completions])

@@ -1,15 +1,14 @@
-"""Training subcommands: train-rm, eval-rm, export-dpo, train-dpo."""
+"""``rlaif train-rm``, ``eval-rm``, ``export-dpo`` and ``train-dpo``: from soft labels to training."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from rlaif.cli import command, fraction
+from rlaif.cli.options import fraction
 
 
-@command("train-rm", "train a distilled reward model on soft labels (soft Bradley-Terry loss)")
-def _train_rm_args(p: argparse.ArgumentParser) -> None:
+def train_rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("labels", help="label records from 'rlaif label'")
     p.add_argument("--base", required=True, help="local model dir or GGUF ('embedded' for SmolLM2-135M)")
     p.add_argument("-o", "--output", required=True, help="directory for the reward model")
@@ -28,8 +27,7 @@ def add_train_args(p: argparse.ArgumentParser, epochs: float, batch_size: int) -
     p.add_argument("--lora", action="store_true", help="LoRA adapter (for DPO the reference is the base with it off)")
 
 
-@_train_rm_args.run
-def _train_rm(args: argparse.Namespace) -> int:
+def train_rm(args: argparse.Namespace) -> int:
     from rlaif.data.records import read_records
     from rlaif.training.reward_model import RMConfig, train_reward_model
     from rlaif.core.schema import check_label_record
@@ -42,16 +40,14 @@ def _train_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("eval-rm", "pairwise accuracy of a reward model against human labels, with a 95%% interval")
-def _eval_rm_args(p: argparse.ArgumentParser) -> None:
+def eval_rm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help="reward model directory from 'rlaif train-rm'")
     p.add_argument("pairs", help="pairs with human labels (any 'rlaif label' input, or label records)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--ids", default=None, help="file of ids (one per line) to evaluate on, e.g. a held-out split")
 
 
-@_eval_rm_args.run
-def _eval_rm(args: argparse.Namespace) -> int:
+def eval_rm(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rlaif.data.sources import load_pairs
@@ -72,15 +68,13 @@ def _eval_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("export-dpo", "write a TRL preference dataset oriented by the AI labels (with soft probabilities)")
-def _export_args(p: argparse.ArgumentParser) -> None:
+def export_dpo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("labels", help="label records from 'rlaif label'")
     p.add_argument("-o", "--output", required=True, help=".jsonl or .parquet")
     p.add_argument("--min-confidence", type=fraction, default=0.0, help="keep pairs with |2p-1| >= this")
 
 
-@_export_args.run
-def _export(args: argparse.Namespace) -> int:
+def export_dpo(args: argparse.Namespace) -> int:
     from rlaif.data.records import read_records, write_atomic
     from rlaif.training.dpo import export_rows
     from rlaif.core.schema import DPO_EXPORT_FIELDS, check_label_record
@@ -93,8 +87,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("train-dpo", "DPO on an exported dataset: soft per-example targets (default) or plain")
-def _train_dpo_args(p: argparse.ArgumentParser) -> None:
+def train_dpo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="rows from 'rlaif export-dpo'")
     p.add_argument("--base", required=True, help="policy: local causal LM dir or GGUF ('embedded')")
     p.add_argument("-o", "--output", required=True, help="output directory")
@@ -104,8 +97,7 @@ def _train_dpo_args(p: argparse.ArgumentParser) -> None:
     add_train_args(p, epochs=1.0, batch_size=4)
 
 
-@_train_dpo_args.run
-def _train_dpo(args: argparse.Namespace) -> int:
+def train_dpo(args: argparse.Namespace) -> int:
     from transformers import AutoModelForCausalLM
 
     from rlaif.data.records import read_records

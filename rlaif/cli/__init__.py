@@ -1,0 +1,64 @@
+"""The ``rlaif`` console script: an explicit table of subcommands, each a pair of functions (its
+arguments, its run) in a module of ``rlaif.cli``. Usage errors and user errors print as one line
+(``rlaif: error: ...``) with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from rlaif.core.errors import RlaifError
+
+# name -> (module, function, help); the module has FUNCTION_args(parser) and FUNCTION(args) -> exit code
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "label": ("rlaif.cli.jobs", "label", "label preference pairs with soft labels P(response_a preferred)"),
+    "score": ("rlaif.cli.jobs", "score", "rate single responses 1-10 with the judge (direct RLAIF); writes score, "
+              "reward in [-1, 1]"),
+    "compare": ("rlaif.cli.evaluate", "compare", "compare AI soft labels with human labels; writes a Markdown/HTML "
+                "report with plots"),
+    "calibrate": ("rlaif.cli.evaluate", "calibrate", "fit a temperature (and bias) to human labels; report ECE "
+                  "before/after on held-out rows"),
+    "train-rm": ("rlaif.cli.train", "train_rm", "train a distilled reward model on soft labels (soft Bradley-Terry "
+                 "loss)"),
+    "eval-rm": ("rlaif.cli.train", "eval_rm", "pairwise accuracy of a reward model against human labels, with a "
+                "95%% interval"),
+    "export-dpo": ("rlaif.cli.train", "export_dpo", "write a TRL preference dataset oriented by the AI labels (with "
+                   "soft probabilities)"),
+    "train-dpo": ("rlaif.cli.train", "train_dpo", "DPO on an exported dataset: soft per-example targets (default) or "
+                  "plain"),
+    "judges": ("rlaif.cli.info", "judges", "list the judge kinds and the embedded judge's location"),
+    "constitutions": ("rlaif.cli.info", "constitutions", "list constitutions and their principles"),
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (``rlaif label: error: ...``), exit code 2; ``--help`` shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="rlaif", description="Soft preference labels from a judge LLM (RLAIF).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for name, (module, func, help_text) in COMMANDS.items():
+        mod = importlib.import_module(module)  # light: heavy imports happen inside the run functions
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        getattr(mod, f"{func}_args")(p)
+        p.set_defaults(_run=getattr(mod, func))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="rlaif: %(message)s")  # retries show on stderr
+    try:
+        return args._run(args)
+    except RlaifError as e:
+        print(f"rlaif: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlaif: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,5 @@
+import sys
+
+from rlaif.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""``rlaif compare`` and ``rlaif calibrate``: AI labels against human labels."""
+
+from __future__ import annotations
+
+import argparse
+
+from rlaif.cli.options import fraction
+
+
+def compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labels", help="label records from 'rlaif label' (.jsonl or .parquet)")
+    p.add_argument("--human", default=None, help="separate human labels: file with columns id, human_label")
+    p.add_argument("-o", "--out-dir", default=None, help="report folder (default: LABELS stem + '-report')")
+    p.add_argument("--title", default=None, help="report title")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the intervals")
+
+
+def compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rlaif.evaluation.compare import load_for_compare, summary_rows, write_report
+
+    out = Path(args.out_dir or Path(args.labels).with_name(Path(args.labels).stem + "-report"))
+    recs = load_for_compare(args.labels, args.human)
+    f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap)
+    width = max(len(k) for k, _ in summary_rows(f))
+    for k, v in summary_rows(f):
+        print(f"{k:{width}s}  {v}")
+    print(f"\nreport: {out / 'report.md'} and {out / 'report.html'}; figures: {out / 'figures.json'}")
+    return 0
+
+
+def calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labels", help="label records with human labels")
+    p.add_argument("-o", "--output", required=True, help="calibration JSON to write (use with 'rlaif label --calibration')")
+    p.add_argument("--human", default=None, help="separate human labels: file with columns id, human_label")
+    p.add_argument("--fit-fraction", type=fraction, default=0.5, help="share of rows used to fit; the rest evaluate")
+    p.add_argument("--bias", action="store_true", help="fit a bias term as well as the temperature")
+    p.add_argument("--seed", type=int, default=0, help="split seed")
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from rlaif.evaluation.calibration import dumps, fit_and_evaluate
+    from rlaif.evaluation.compare import load_for_compare
+
+    cal, report = fit_and_evaluate(load_for_compare(args.labels, args.human), args.fit_fraction, args.seed, args.bias)
+    cal.save(args.output)
+    b, a = report["before"], report["after"]
+    print(f"fitted T={cal.temperature:.3f} bias={cal.bias:.3f} on {report['fit_rows']} rows; "
+          f"held-out {report['held_out_rows']} rows:")
+    for k in ("ece", "log_loss", "brier", "accuracy"):
+        print(f"  {k:9s} before {b[k]:.4f}  after {a[k]:.4f}")
+    print(f"saved {args.output}")
+    if args.output.endswith(".json"):
+        from pathlib import Path
+
+        Path(args.output[:-5] + ".report.json").write_text(dumps(report))
+    return 0

@@ -1,0 +1,59 @@
+"""``rlaif label`` and ``rlaif score``: batch jobs over files, run through ``rlaif.jobs.pipeline``."""
+
+from __future__ import annotations
+
+import argparse
+
+from rlaif.cli.options import add_job_args, add_judge_args, build, judge_spec, run_options
+
+
+def label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="pairs: .jsonl, .parquet, .csv or a saved Hugging Face dataset folder")
+    p.add_argument("--constitution", default="harmless", help="constitution name or YAML path")
+    p.add_argument("--template", default="pairwise", help="prompt template name or YAML path")
+    p.add_argument("--principles", default="sample", help="sample | all | PRINCIPLE_NAME")
+    p.add_argument("--ensemble-k", type=int, default=None, help="with --principles all: k seeded principles per pair")
+    p.add_argument("--seed", type=int, default=0, help="principle sampling seed")
+    p.add_argument("--cot", action="store_true", help="generate a rationale first, then score the label")
+    p.add_argument("--cot-max-tokens", type=int, default=128, help="rationale length limit")
+    p.add_argument("--shots", type=int, default=0, help="few-shot exemplars")
+    p.add_argument("--orders", choices=["both", "ab"], default="both", help="both orders (debiased) or one")
+    p.add_argument("--method", choices=["logprob", "parse"], default="logprob",
+                   help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline")
+    p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
+    p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
+    add_job_args(p)
+    add_judge_args(p)
+
+
+def label(args: argparse.Namespace) -> int:
+    from rlaif.jobs.pipeline import label_file
+    from rlaif.jobs.spec import LabelJob
+    from rlaif.labeling.labeler import LabelerConfig
+
+    cfg = build(LabelerConfig, constitution=args.constitution, template=args.template, principles=args.principles,
+                ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot, cot_max_tokens=args.cot_max_tokens,
+                shots=args.shots, orders=args.orders, max_prompt_tokens=args.max_prompt_tokens, method=args.method)
+    job = LabelJob(run=run_options(args), judge=judge_spec(args), labeler=cfg, calibration=args.calibration)
+    print("\n".join(label_file(job).lines()))
+    return 0
+
+
+def score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="rows with prompt and response (or completion): .jsonl, .parquet, .csv, dataset")
+    p.add_argument("--constitution", default="helpful", help="constitution whose principles are the criteria")
+    p.add_argument("--template", default="score", help="rating template")
+    p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
+    add_job_args(p)
+    add_judge_args(p)
+
+
+def score(args: argparse.Namespace) -> int:
+    from rlaif.jobs.pipeline import score_file
+    from rlaif.jobs.spec import ScoreJob
+    from rlaif.labeling.scorer import ScorerConfig
+
+    cfg = build(ScorerConfig, constitution=args.constitution, template=args.template,
+                max_prompt_tokens=args.max_prompt_tokens)
+    print("\n".join(score_file(ScoreJob(run=run_options(args), judge=judge_spec(args), scorer=cfg)).lines()))
+    return 0

@@ -1,0 +1,83 @@
+"""Command-line options shared by several subcommands: checked number types, the judge flags (one per
+backend option, from the judge registry), the job flags, and turning them into job specs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from rlaif.core.errors import RlaifError
+from rlaif.jobs.spec import JudgeSpec, RunOptions
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _number(kind: type, low: float, strict: bool, what: str, high: float | None = None):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (strict and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+    return parse
+
+
+positive_int = _number(int, 1, False, "a whole number of at least 1")
+non_negative_int = _number(int, 0, False, "a whole number of at least 0")
+positive_float = _number(float, 0.0, True, "a number above 0")
+fraction = _number(float, 0.0, False, "in [0, 1]", high=1.0)
+
+
+def add_judge_args(p: argparse.ArgumentParser) -> None:
+    """``--judge`` and one flag per backend option (see ``rlaif.judges.registry``)."""
+    from rlaif.judges.registry import cli_options
+
+    p.add_argument("--judge", default=None, help="judge spec (see 'rlaif judges'); default: embedded")
+    for name, (typ, choices, help_text, _) in cli_options().items():
+        flag = "--" + name.replace("_", "-")
+        if typ is bool:
+            p.add_argument(flag, action="store_true", default=None, help=help_text)
+        else:
+            # ranges are checked by the backend's options model (one line naming the option)
+            p.add_argument(flag, type=typ, choices=choices, default=None, help=help_text)
+
+
+def add_job_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by the resumable batch jobs (label, score)."""
+    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
+    p.add_argument("--limit", type=positive_int, default=None, help="process only the first N rows")
+    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
+    p.add_argument("--chunk-size", type=positive_int, default=8, help="rows per durable write")
+    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on "
+                   "(they are tried again on every run, so a fixed row gets labelled)")
+    p.add_argument("--repair", action="store_true", help="move unreadable lines and repeated ids of an existing "
+                   "OUTPUT to OUTPUT.rejected.jsonl instead of stopping")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def judge_spec(args: argparse.Namespace) -> JudgeSpec:
+    """The judge spec from ``--judge`` and the backend flags given; a flag that does not apply to that
+    judge is a one-line error (checked by the registry, before anything loads)."""
+    from rlaif.judges.registry import check_options, cli_options
+
+    given = {n: getattr(args, n) for n in cli_options() if getattr(args, n, None) is not None}
+    return JudgeSpec(spec=args.judge, options=check_options(args.judge, given))
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(input=str(args.input), output=str(args.output), limit=args.limit, split=args.split,
+                      chunk_size=args.chunk_size, skip_invalid=args.skip_invalid, repair=args.repair,
+                      progress=not args.no_progress)
+
+
+def build(model: type[M], **data: Any) -> M:
+    """``model(**data)``; a bad value is a one-line error naming the flag (``--ensemble-k: ...``)."""
+    try:
+        return model(**data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise RlaifError(f"--{str(err['loc'][-1]).replace('_', '-')}: {err['msg']}") from None

@@ -1,0 +1,64 @@
+"""Whole jobs, the one entry point that the CLI, the HTTP service and the Ray engine call: a typed job
+spec in; the judge and labeler (or scorer) built; the resumable job run with its own usage meter; a
+summary out. Nothing above this layer builds judges, hashes settings or writes records itself."""
+
+from __future__ import annotations
+
+from rlaif.data.normalise import normalise_single
+from rlaif.jobs.runner import JobSummary, Task, run_job
+from rlaif.jobs.spec import JudgeSpec, LabelJob, ScoreJob
+from rlaif.judges.base import JudgeBackend, metered
+
+
+def build_judge(spec: JudgeSpec) -> JudgeBackend:
+    """The judge a spec names, its options checked by the backend's registry entry."""
+    from rlaif import judges
+
+    return judges.load_judge(spec.spec, **spec.options)
+
+
+def build_labeler(job: LabelJob, judge: JudgeBackend | None = None):
+    """The labeler of a label job; the settings are checked before a model is loaded."""
+    from rlaif.evaluation.calibration import Calibration
+    from rlaif.labeling.constitutions import load_constitution
+    from rlaif.labeling.labeler import Labeler
+    from rlaif.labeling.prompts import load_template
+
+    load_constitution(job.labeler.constitution)
+    load_template(job.labeler.template)
+    cal = Calibration.load(job.calibration) if job.calibration else None
+    return Labeler(judge or build_judge(job.judge), job.labeler, calibration=cal)
+
+
+def build_scorer(job: ScoreJob, judge: JudgeBackend | None = None):
+    """The scorer of a score job; the settings are checked before a model is loaded."""
+    from rlaif.labeling.constitutions import load_constitution
+    from rlaif.labeling.prompts import load_score_template
+    from rlaif.labeling.scorer import Scorer
+
+    load_constitution(job.scorer.constitution)
+    load_score_template(job.scorer.template)
+    return Scorer(judge or build_judge(job.judge), job.scorer)
+
+
+def label_file(job: LabelJob, judge: JudgeBackend | None = None) -> JobSummary:
+    """Label a file of pairs (resumable); ``judge`` shares an already loaded judge."""
+    labeler = build_labeler(job, judge)
+    task = Task(labeler.label, labeler.config_hash, invalid_record=labeler.invalid_record)
+    return _metered(job.run, task)
+
+
+def score_file(job: ScoreJob, judge: JudgeBackend | None = None) -> JobSummary:
+    """Score a file of (prompt, response) rows (resumable); ``judge`` shares a loaded judge."""
+    scorer = build_scorer(job, judge)
+    task = Task(scorer.score_records, scorer.config_hash, invalid_record=scorer.invalid_record,
+                normalise=normalise_single, value_field="reward", missing_name="unscored rows", desc="scoring")
+    return _metered(job.run, task)
+
+
+def _metered(run, task: Task) -> JobSummary:
+    """Run the job with its own usage meter: correct even when other jobs share the judge."""
+    with metered() as usage:
+        summary = run_job(run, task)
+    summary.usage = usage.as_dict()
+    return summary

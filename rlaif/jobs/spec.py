@@ -1,0 +1,50 @@
+"""Typed job specs: what a whole job is asked to do, as pydantic models that the CLI, the HTTP service
+and the Ray engine fill in the same way (and that serialise, so a job can be stored and resumed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from rlaif.labeling.labeler import LabelerConfig
+from rlaif.labeling.scorer import ScorerConfig
+
+
+class RunOptions(BaseModel):
+    """Where a job reads and writes, and how it runs."""
+
+    input: str = Field(description="Input: .jsonl, .parquet, .csv or a saved Hugging Face dataset folder.")
+    output: str = Field(description="Output .jsonl or .parquet; re-running the same job resumes it.")
+    limit: int | None = Field(None, ge=1, description="Process only the first N input rows.")
+    split: str | None = Field(None, description="Split of a saved DatasetDict.")
+    chunk_size: int = Field(8, ge=1, description="Rows per durable write.")
+    skip_invalid: bool = Field(False, description="Write bad input rows with their reason and go on "
+                               "(they are tried again on every run).")
+    repair: bool = Field(False, description="Move unreadable lines and repeated ids of an existing output to "
+                         "OUTPUT.rejected.jsonl instead of stopping.")
+    progress: bool = Field(True, description="Show a progress bar.")
+
+
+class JudgeSpec(BaseModel):
+    """Which judge, by spec string, with the backend's own options (checked by the judge registry)."""
+
+    spec: str | None = Field(None, description="Judge spec (see 'rlaif judges'); None: the embedded judge.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Backend options, e.g. base_url for openai.")
+
+
+class LabelJob(BaseModel):
+    """Label every pair of a file with soft preferences."""
+
+    run: RunOptions
+    judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge.")
+    labeler: LabelerConfig = Field(default_factory=LabelerConfig, description="Labeler settings.")
+    calibration: str | None = Field(None, description="Calibration JSON from 'rlaif calibrate' to apply to p_a.")
+
+
+class ScoreJob(BaseModel):
+    """Rate every (prompt, response) of a file 1-10 (direct RLAIF)."""
+
+    run: RunOptions
+    judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge.")
+    scorer: ScorerConfig = Field(default_factory=ScorerConfig, description="Scorer settings.")

@@ -1,0 +1,40 @@
+"""The package's architecture holds: subpackages in layers, and no module imports from a layer above
+its own (core never imports from above it)."""
+
+import ast
+from pathlib import Path
+
+import rlaif
+
+LAYERS = ["core", "data", "judges", "evaluation", "labeling", "jobs", "training", "integrations", "cli"]
+PKG = Path(rlaif.__file__).parent
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return {n for n in names if n == "rlaif" or n.startswith("rlaif.")}
+
+
+def test_every_module_lives_in_a_layer_and_imports_only_downwards():
+    upward = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).parts
+        if len(rel) == 1:  # rlaif/__init__.py, rlaif/__main__.py
+            continue
+        assert rel[0] in LAYERS, f"{path}: not in a known subpackage"
+        mine = LAYERS.index(rel[0])
+        for name in imports(path):
+            parts = name.split(".")
+            if len(parts) > 1 and parts[1] in LAYERS and LAYERS.index(parts[1]) > mine:
+                upward.append(f"{path.relative_to(PKG)} imports {name}")
+    assert not upward, upward
+
+
+def test_modules_stay_small():
+    big = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
+    assert not big, big
