@@ -48,7 +48,7 @@ def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tup
     return list(msgs[:-1]), _text(msgs[-1].get("content"), loc, fname)
 
 
-def _human_label(value: Any, loc: str) -> float | None:
+def parse_human_label(value: Any, loc: str) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
@@ -71,57 +71,61 @@ def _row_id(row: dict[str, Any], index: int) -> str:
     return f"row-{index}" if missing else str(rid)
 
 
+def _prompt(value: Any, loc: str) -> str:
+    return flatten_messages(value) if _is_messages(value) else _text(value, loc, "prompt")
+
+
+def _same_context(ctx_c: list, ctx_r: list, loc: str) -> None:
+    if ctx_c != ctx_r:
+        raise ValueError(f"{loc} fields 'chosen'/'rejected' have different conversation contexts")
+
+
+def _conversational(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
+    """(prompt, chosen, rejected) of TRL conversational rows (explicit or implicit prompt)."""
+    ctx_c, a = _split_conversation(list(row["chosen"]), loc, "chosen")
+    ctx_r, b = _split_conversation(list(row["rejected"]), loc, "rejected")
+    prompt = row.get("prompt")
+    if prompt is not None:
+        ctx = list(prompt) if _is_messages(prompt) else [{"role": "user", "content": _text(prompt, loc, "prompt")}]
+        ctx_c, ctx_r = ctx + ctx_c, ctx + ctx_r
+    _same_context(ctx_c, ctx_r, loc)
+    if not ctx_c:
+        raise ValueError(f"{loc} field 'prompt' is missing (no conversation before the responses)")
+    return flatten_messages(ctx_c), a, b
+
+
+def _strings(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
+    """(prompt, chosen, rejected) of string rows: explicit prompt, HH-RLHF transcripts, or TRL's
+    implicit prompt (the shared prefix)."""
+    chosen, rejected = _text(row.get("chosen"), loc, "chosen"), _text(row.get("rejected"), loc, "rejected")
+    if row.get("prompt") is not None:
+        return _prompt(row["prompt"], loc), chosen, rejected
+    if chosen.startswith("\n\nHuman:"):
+        ctx_c, a = _split_conversation(parse_hh(chosen), loc, "chosen")
+        ctx_r, b = _split_conversation(parse_hh(rejected), loc, "rejected")
+        _same_context(ctx_c, ctx_r, loc)
+        return flatten_messages(ctx_c), a, b
+    n = len(os.path.commonprefix([chosen, rejected]))
+    return (_text(chosen[:n], loc, "prompt"), _text(chosen[n:], loc, "chosen"),
+            _text(rejected[n:], loc, "rejected"))
+
+
 def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
     """Turn one source row into a pair record; raises ValueError naming ``loc`` and the field."""
     rid = _row_id(row, index)
     if "response_a" in row or "response_b" in row:
-        prompt = row.get("prompt")
-        prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
-        rec = {"prompt": prompt, "response_a": _text(row.get("response_a"), loc, "response_a"),
-               "response_b": _text(row.get("response_b"), loc, "response_b"),
-               "human_label": _human_label(row.get("human_label"), loc)}
-    elif "chosen" in row or "rejected" in row:
-        chosen, rejected = row.get("chosen"), row.get("rejected")
-        if _is_messages(chosen) and _is_messages(rejected):
-            ctx_c, a = _split_conversation(list(chosen), loc, "chosen")
-            ctx_r, b = _split_conversation(list(rejected), loc, "rejected")
-            prompt = row.get("prompt")
-            if prompt is not None:
-                ctx = list(prompt) if _is_messages(prompt) else [{"role": "user", "content": _text(prompt, loc, "prompt")}]
-                ctx_c, ctx_r = ctx + ctx_c, ctx + ctx_r
-            if ctx_c != ctx_r:
-                raise ValueError(f"{loc} fields 'chosen'/'rejected' have different conversation contexts")
-            if not ctx_c:
-                raise ValueError(f"{loc} field 'prompt' is missing (no conversation before the responses)")
-            prompt = flatten_messages(ctx_c)
-        else:
-            chosen = _text(chosen, loc, "chosen")
-            rejected = _text(rejected, loc, "rejected")
-            if row.get("prompt") is not None:
-                prompt = row["prompt"]
-                prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
-                a, b = chosen, rejected
-            elif chosen.startswith("\n\nHuman:"):
-                mc, mr = parse_hh(chosen), parse_hh(rejected)
-                ctx_c, a = _split_conversation(mc, loc, "chosen")
-                ctx_r, b = _split_conversation(mr, loc, "rejected")
-                if ctx_c != ctx_r:
-                    raise ValueError(f"{loc} fields 'chosen'/'rejected' have different conversation contexts")
-                prompt = flatten_messages(ctx_c)
-            else:
-                n = len(os.path.commonprefix([chosen, rejected]))
-                prompt, a, b = chosen[:n], chosen[n:], rejected[n:]
-                prompt = _text(prompt, loc, "prompt")
-                a, b = _text(a, loc, "chosen"), _text(b, loc, "rejected")
+        return {"id": rid, "prompt": _prompt(row.get("prompt"), loc),
+                "response_a": _text(row.get("response_a"), loc, "response_a"),
+                "response_b": _text(row.get("response_b"), loc, "response_b"),
+                "human_label": parse_human_label(row.get("human_label"), loc)}
+    if "chosen" in row or "rejected" in row:
+        conversational = _is_messages(row.get("chosen")) and _is_messages(row.get("rejected"))
+        prompt, a, b = _conversational(row, loc) if conversational else _strings(row, loc)
         if chosen_in_slot_b(prompt, a, b):
-            a, b, human = b, a, 0.0
-        else:
-            human = 1.0
-        rec = {"prompt": prompt, "response_a": a, "response_b": b, "human_label": human}
-    else:
-        raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
-                         f"(found: {', '.join(sorted(row)) or 'none'})")
-    return {"id": rid, **rec}
+            return {"id": rid, "prompt": prompt, "response_a": b, "response_b": a, "human_label": 0.0}
+        return {"id": rid, "prompt": prompt, "response_a": a, "response_b": b, "human_label": 1.0}
+    raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
+                     f"(found: {', '.join(sorted(row)) or 'none'})")
 
 
 def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
@@ -136,8 +140,7 @@ def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any
     """A single-response record for scoring: ``id, prompt, response`` (``completion`` is accepted for
     ``response``; either may be a conversational message list)."""
     rid = _row_id(row, index)
-    prompt = row.get("prompt")
-    prompt = flatten_messages(prompt) if _is_messages(prompt) else _text(prompt, loc, "prompt")
+    prompt = _prompt(row.get("prompt"), loc)
     key = "response" if "response" in row or "completion" not in row else "completion"
     resp = row.get(key)
     if _is_messages(resp):

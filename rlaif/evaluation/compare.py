@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from rlaif.evaluation import metrics as M
+from rlaif.data.normalise import parse_human_label
 from rlaif.data.records import read_records
+from rlaif.data.sources import iter_source_rows
 from rlaif.core.errors import RlaifError
 from rlaif.core.schema import check_label_record, missing_reasons
 
@@ -20,18 +22,17 @@ def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> 
     """Attach human labels from a separate file (columns ``id``, ``human_label``), keyed by id."""
     if human_path is None:
         return records
-    import pandas as pd
-
-    path = Path(human_path)
-    try:
-        df = pd.read_json(path, lines=True) if path.suffix in (".jsonl", ".json") else (
-            pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path))
-    except Exception as e:
-        raise RlaifError(f"{path}: cannot read human labels ({str(e).splitlines()[0]})") from None
-    for col in ("id", "human_label"):
-        if col not in df.columns:
-            raise RlaifError(f"{path}: missing column '{col}' (need id and human_label)")
-    labels = dict(zip(df["id"].astype(str), df["human_label"]))
+    labels: dict[str, float | None] = {}
+    for loc, row, _ in iter_source_rows(human_path):  # the input reader: JSONL, Parquet, CSV, datasets
+        if isinstance(row, Exception):
+            raise RlaifError(str(row))
+        for col in ("id", "human_label"):
+            if col not in row:
+                raise RlaifError(f"{loc}: missing column '{col}' (need id and human_label)")
+        try:
+            labels[str(row["id"])] = parse_human_label(row["human_label"], loc)
+        except ValueError as e:
+            raise RlaifError(str(e)) from None
     return [{**r, "human_label": labels.get(str(r["id"]))} for r in records]
 
 

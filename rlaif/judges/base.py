@@ -6,6 +6,7 @@ each backend applies its own chat template and appends the assistant generation 
 
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +31,21 @@ class LabelLogprobs:
 
 
 _BUMP = threading.Lock()
+
+
+def merge_label_logprobs(found: dict[str, list[float]], labels: Sequence[str], top_k: int) -> LabelLogprobs:
+    """One label's log-prob from the log-probs of every token that spells it ("1", " 1"): log Σ exp.
+
+    ``found`` maps a label to the finite log-probs seen for it among a backend's top-``top_k``; a label
+    with none is left out and the reason says it was not among them (never filled in)."""
+    out: dict[str, float] = {}
+    for label in labels:
+        vals = [v for v in found.get(label, []) if not math.isnan(v) and v > -math.inf]
+        if vals:
+            m = max(vals)
+            out[label] = m + math.log(sum(math.exp(v - m) for v in vals))
+    missing = [x for x in labels if x not in out]
+    return LabelLogprobs(out, f"label(s) {missing} not among the top-{top_k} log-probs" if missing else None)
 
 
 @dataclass

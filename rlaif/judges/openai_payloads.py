@@ -9,10 +9,9 @@ listed token ids, through ``extra_body``), which removes the top-k blind spot.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
-from rlaif.judges.base import LabelLogprobs, Messages
+from rlaif.judges.base import LabelLogprobs, Messages, merge_label_logprobs
 
 
 def chat_payload(model: str, messages: Messages, *, top_logprobs: int = 20, max_tokens: int = 1,
@@ -84,15 +83,8 @@ def label_logprobs_from_candidates(cands: dict[str, float] | None, labels: Seque
     """
     if cands is None:
         return LabelLogprobs({}, "the server returned no log-probs (does it support logprobs?)")
-    out: dict[str, float] = {}
-    for label in labels:
-        vals = [lp for tok, lp in cands.items() if tok.strip() == label and not math.isnan(lp) and lp > -math.inf]
-        if vals:
-            m = max(vals)
-            out[label] = m + math.log(sum(math.exp(v - m) for v in vals))
-    missing = [x for x in labels if x not in out]
-    reason = f"label(s) {missing} not among the top-{top_k} log-probs" if missing else None
-    return LabelLogprobs(out, reason)
+    return merge_label_logprobs({lab: [lp for tok, lp in cands.items() if tok.strip() == lab] for lab in labels},
+                                labels, top_k)
 
 
 def text_from_chat(response: Any) -> str:

@@ -9,13 +9,12 @@ the first generated position.
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any, Sequence
 
 from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
-from rlaif.judges.base import LabelLogprobs, Messages, Usage
+from rlaif.judges.base import LabelLogprobs, Messages, Usage, merge_label_logprobs
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.registry import JudgeKind
 
@@ -42,14 +41,9 @@ def parse_label_logprobs(output: Any, label_ids: dict[str, list[int]], top_k: in
     if not steps:
         return LabelLogprobs({}, "vLLM returned no log-probs for the first token")
     first = steps[0]
-    out: dict[str, float] = {}
-    for label, ids in label_ids.items():
-        vals = [float(getattr(first[i], "logprob", first[i])) for i in ids if i in first]
-        if vals:
-            m = max(vals)
-            out[label] = m + math.log(sum(math.exp(v - m) for v in vals))
-    missing = [x for x in label_ids if x not in out]
-    return LabelLogprobs(out, f"label(s) {missing} not among the top-{top_k} log-probs" if missing else None)
+    found = {lab: [float(getattr(first[i], "logprob", first[i])) for i in ids if i in first]
+             for lab, ids in label_ids.items()}
+    return merge_label_logprobs(found, list(label_ids), top_k)
 
 
 class VLLMJudge:

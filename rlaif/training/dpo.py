@@ -75,6 +75,24 @@ def sequence_logps(model: Any, input_ids: torch.Tensor, attn: torch.Tensor, resp
     return (lp * resp[:, 1:]).sum(-1)
 
 
+def reference_logps(model: Any, ref_model: Any, input_ids: torch.Tensor, attn: torch.Tensor,
+                    resp: torch.Tensor) -> torch.Tensor:
+    """Σ log π_ref(response | prefix), no gradient: the frozen ``ref_model``, or with ``ref_model=None``
+    the LoRA base (``model`` with its adapter disabled, as TRL does). (B, T) -> (B,)."""
+    with torch.no_grad():
+        if ref_model is not None:
+            return sequence_logps(ref_model, input_ids, attn, resp)
+        with model.disable_adapter():
+            return sequence_logps(model, input_ids, attn, resp)
+
+
+def reward_margins(pol: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Implicit DPO reward margins Δ = (log π - log π_ref)(chosen) - (log π - log π_ref)(rejected), for
+    batches laid out chosen rows first, then rejected rows. (2B,), (2B,) -> (B,)."""
+    n = pol.shape[0] // 2
+    return (pol[:n] - ref[:n]) - (pol[n:] - ref[n:])
+
+
 class SoftDPOCollator:
     def __init__(self, tok: Any, max_length: int):
         self.tok, self.max_length = tok, max_length
@@ -95,21 +113,14 @@ class SoftDPOTrainer(Trainer):
         self.ref_model, self.beta, self.hard = ref_model, beta, hard
         self.reward_acc: list[float] = []
 
-    def _ref_logps(self, model, ids, attn, resp):
-        with torch.no_grad():
-            if self.ref_model is not None:
-                return sequence_logps(self.ref_model, ids, attn, resp)
-            with model.disable_adapter():  # LoRA: the base model is the reference, as TRL does
-                return sequence_logps(model, ids, attn, resp)
-
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         ids, attn, resp = inputs["input_ids"], inputs["attention_mask"], inputs["response_mask"]
         pol = sequence_logps(model, ids, attn, resp)
-        ref = self._ref_logps(model, ids, attn, resp)
+        ref = reference_logps(model, self.ref_model, ids, attn, resp)
         n = ids.shape[0] // 2
         p = torch.ones_like(inputs["p"]) if self.hard else inputs["p"]
         loss = soft_dpo_loss(pol[:n], pol[n:], ref[:n], ref[n:], p, self.beta).mean()
-        margin = (pol[:n] - ref[:n]) - (pol[n:] - ref[n:])
+        margin = reward_margins(pol, ref)
         self.reward_acc.append(float((margin > 0).float().mean()))
         return (loss, margin) if return_outputs else loss
 
@@ -121,15 +132,10 @@ def implicit_reward_accuracy(model: Any, ref_model: Any, tok: Any, rows: Sequenc
     hits = 0
     for s in range(0, len(rows), 8):
         b = coll(list(rows[s:s + 8]))
+        seqs = (b["input_ids"], b["attention_mask"], b["response_mask"])
         with torch.no_grad():
-            pol = sequence_logps(model, b["input_ids"], b["attention_mask"], b["response_mask"])
-            if ref_model is None:
-                with model.disable_adapter():
-                    ref = sequence_logps(model, b["input_ids"], b["attention_mask"], b["response_mask"])
-            else:
-                ref = sequence_logps(ref_model, b["input_ids"], b["attention_mask"], b["response_mask"])
-        n = b["input_ids"].shape[0] // 2
-        hits += int((((pol[:n] - ref[:n]) - (pol[n:] - ref[n:])) > 0).sum())
+            pol = sequence_logps(model, *seqs)
+        hits += int((reward_margins(pol, reference_logps(model, ref_model, *seqs)) > 0).sum())
     return hits / len(rows)
 
 
