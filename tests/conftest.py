@@ -42,6 +42,9 @@ class ScriptedJudge:
         out = []
         for msgs in prompts:
             self.seen.append(msgs)
+            if not any("Response 1" in m["content"] for m in msgs):  # a 1-10 rating prompt (direct RLAIF)
+                out.append(self._score_logprobs(msgs[-1]["content"], labels))
+                continue
             text = msgs[-1]["content"] if msgs[-1]["role"] == "user" and "Response 1" in msgs[-1]["content"] \
                 else next(m["content"] for m in reversed(msgs) if "Response 1" in m["content"])
             r1 = re.search(r"Response 1:\n(.*?)\n\nResponse 2:", text, re.S).group(1)
@@ -54,6 +57,12 @@ class ScriptedJudge:
                 lp.pop(self.drop)
             out.append(LabelLogprobs(lp, "not in top-20" if self.drop else None))
         return out
+
+    @staticmethod
+    def _score_logprobs(text, labels):
+        """Rating prompts: the judge puts its mass on "9" for a GOOD response, "2" for a BAD one."""
+        best = "9" if "GOOD" in text else "2" if "BAD" in text else "5"
+        return LabelLogprobs({lab: (-0.1 if lab == best else -6.0) for lab in labels})
 
     def generate(self, prompts, max_new_tokens):
         self.generated += len(prompts)
@@ -118,3 +127,21 @@ def write_jsonl(path: Path, rows) -> Path:
         for r in rows:
             fh.write(json.dumps(r) + "\n")
     return path
+
+
+def grpo_train(reward_funcs, model, tokenizer, out_dir, steps: int) -> list[dict]:
+    """A real TRL GRPOTrainer on a copy of ``model`` for ``steps`` steps (4 prompts, 2 completions each,
+    6 tokens); returns the logged rows that carry a reward."""
+    import copy
+
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Say something kind #{i}"}]} for i in range(4)])
+    args = GRPOConfig(output_dir=str(out_dir), per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=6, max_steps=steps, report_to="none", use_cpu=True, logging_steps=1,
+                      save_strategy="no", bf16=False)
+    trainer = GRPOTrainer(model=copy.deepcopy(model), reward_funcs=reward_funcs, args=args, train_dataset=ds,
+                          processing_class=tokenizer)
+    trainer.train()
+    return [h for h in trainer.state.log_history if "reward" in h]

@@ -33,9 +33,9 @@ def _load(spec=None, **options):
     return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))
 
 
-rlaif.judges.load_judge = _load
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # patch only in the subprocess this file is run as, never in an importer
     from rlaif.cli import main
+
+    rlaif.judges.load_judge = _load
 
     sys.exit(main(sys.argv[1:]))

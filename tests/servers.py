@@ -131,3 +131,47 @@ class FaultProxy:
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._server.close)
+
+
+class RlaifServer:
+    """``rlaif serve`` in a subprocess on 127.0.0.1 (a free port): the embedded judge, or with
+    ``scripted=True`` the controlled ScriptedJudge (``scripted_cli.py``); stopped on ``close``."""
+
+    def __init__(self, data_dir, *args: str, scripted: bool = False, delay: float = 0.0):
+        import os
+        from pathlib import Path
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = str(data_dir)
+        entry = [str(Path(__file__).resolve().parent / "scripted_cli.py")] if scripted else ["-m", "rlaif"]
+        env = {**os.environ, "RLAIF_TEST_DELAY": str(delay)}
+        self.log = open(Path(data_dir) / "server.log", "w")
+        self.proc = subprocess.Popen([sys.executable, *entry, "serve", "--port", str(self.port), "--data-dir",
+                                      self.data_dir, *args], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rlaif serve exited at start: {Path(data_dir, 'server.log').read_text()}")
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=2).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError("rlaif serve did not come up in 120 s")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def add_key(data_dir, name: str) -> str:
+    """A new API key through the real CLI (``rlaif keys add``)."""
+    res = subprocess.run([sys.executable, "-m", "rlaif", "keys", "add", name, "--data-dir", str(data_dir)],
+                         capture_output=True, text=True, check=True)
+    return res.stdout.strip()

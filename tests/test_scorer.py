@@ -59,9 +59,9 @@ class DigitJudge:
             self.raised = getattr(self, "raised", 0) + 1
             raise RlaifError("label '10' is not a single token for this judge's tokenizer")
         self.calls += 1
-        table = {"0": 0.5} if continuations else {"1": 0.3, "7": 0.4, "10": 0.2}
         out = []
-        for m in prompts:
+        for m, cont in zip(prompts, continuations or [""] * len(prompts)):
+            table = {"0": 0.5} if cont == "1" else {"1": 0.3, "7": 0.4, "10": 0.2}
             lp = {k: math.log(v) for k, v in table.items() if k in labels}
             if "empty-judge" in m[-1]["content"]:
                 lp = {}
@@ -146,10 +146,7 @@ def test_openrlhf_reward_func_contract():
 
 def test_real_trl_grpo_trainer_calls_the_reward(tiny_lm, smol_tokenizer, llamacpp_judge, tmp_path):
     """A real TRL GRPOTrainer runs two steps with a tiny in-process policy and the embedded judge."""
-    import copy
-
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from conftest import grpo_train
 
     reward = JudgeReward(llamacpp_judge)
     seen = []
@@ -158,13 +155,6 @@ def test_real_trl_grpo_trainer_calls_the_reward(tiny_lm, smol_tokenizer, llamacp
         seen.append(len(completions))
         return reward(prompts=prompts, completions=completions, **kw)
     spy.__name__ = "spy"
-    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Say something kind #{i}"}]} for i in range(4)])
-    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=6, max_steps=2, report_to="none", use_cpu=True, logging_steps=1,
-                      save_strategy="no", bf16=False)
-    trainer = GRPOTrainer(model=copy.deepcopy(tiny_lm), reward_funcs=[spy], args=args, train_dataset=ds,
-                          processing_class=smol_tokenizer)
-    trainer.train()
+    logged = grpo_train([spy], tiny_lm, smol_tokenizer, tmp_path, steps=2)
     assert seen and all(n == 2 for n in seen)
-    logged = [h for h in trainer.state.log_history if "reward" in h]
     assert logged and all(-1 <= h["reward"] <= 1 for h in logged)

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                    "soft probabilities)"),
     "train-dpo": ("rlaif.cli.train", "train_dpo", "DPO on an exported dataset: soft per-example targets (default) or "
                   "plain"),
+    "serve": ("rlaif.cli.serve", "serve", "serve labels, scores and rewards over HTTP from one loaded judge"),
+    "keys": ("rlaif.cli.serve", "keys", "add, list or revoke the service's API keys"),
     "judges": ("rlaif.cli.info", "judges", "list the judge kinds and the embedded judge's location"),
     "constitutions": ("rlaif.cli.info", "constitutions", "list constitutions and their principles"),
 }

@@ -80,4 +80,6 @@ def build(model: type[M], **data: Any) -> M:
         return model(**data)
     except ValidationError as e:
         err = e.errors()[0]
-        raise RlaifError(f"--{str(err['loc'][-1]).replace('_', '-')}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        where = f"--{str(err['loc'][-1]).replace('_', '-')}: " if err["loc"] else ""
+        raise RlaifError(where + msg) from None

@@ -42,8 +42,8 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, str, bytes, dict[str, Any] | E
             yield lineno, loc, raw, obj
 
 
-def to_json_line(rec: dict[str, Any]) -> str:
-    """Serialise a record as one JSON line, writing NaN as null (strict JSON)."""
+def strict_json(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record with NaN as None (strict JSON has no NaN), in lists too."""
     def fix(v: Any) -> Any:
         if isinstance(v, float) and math.isnan(v):
             return None
@@ -51,7 +51,12 @@ def to_json_line(rec: dict[str, Any]) -> str:
             return [fix(x) for x in v]
         return v
 
-    return json.dumps({k: fix(v) for k, v in rec.items()}, ensure_ascii=False) + "\n"
+    return {k: fix(v) for k, v in rec.items()}
+
+
+def to_json_line(rec: dict[str, Any]) -> str:
+    """Serialise a record as one JSON line, writing NaN as null (strict JSON)."""
+    return json.dumps(strict_json(rec), ensure_ascii=False) + "\n"
 
 
 def _umask() -> int:

@@ -65,13 +65,24 @@ class AsyncJudgeReward(JudgeReward):
         return await asyncio.to_thread(self.rewards, prompts, completions)
 
 
+def split_queries(queries: Sequence[str], prompts: Sequence[str]) -> list[str]:
+    """OpenRLHF's responses: each query (prompt + response as the trainer renders it) after its prompt."""
+    return [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
+
+
+def reward_outputs(raw: Sequence[float | None]) -> dict[str, Any]:
+    """OpenRLHF's reward contract from judge rewards: ``rewards`` (unscorable rows get 0), ``scores`` in
+    [0, 1] (for dynamic filtering) and ``extra_logs`` (how many rows the judge could not score)."""
+    r = [0.0 if x is None else float(x) for x in raw]
+    return {"rewards": r, "scores": [(x + 1) / 2 for x in r],
+            "extra_logs": {"judge_unscored": float(sum(x is None for x in raw))}}
+
+
 def openrlhf_rewards(reward: JudgeReward, queries: Sequence[str], prompts: Sequence[str]) -> dict[str, Any]:
-    """OpenRLHF's remote reward contract: queries are prompt + response; returns rewards, scores in
-    [0, 1] (for dynamic filtering) and extra logs. Unscorable rows get reward 0 and are counted."""
+    """OpenRLHF's in-process ``reward_func`` contract (tensors); see ``reward_outputs``."""
     import torch
 
-    responses = [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
-    raw = reward.rewards(list(prompts), responses)
-    r = torch.tensor([0.0 if x is None else x for x in raw], dtype=torch.float32)
-    return {"rewards": r, "scores": (r + 1) / 2,
-            "extra_logs": {"judge_unscored": torch.tensor(float(sum(x is None for x in raw)))}}
+    out = reward_outputs(reward.rewards(list(prompts), split_queries(queries, prompts)))
+    return {"rewards": torch.tensor(out["rewards"], dtype=torch.float32),
+            "scores": torch.tensor(out["scores"], dtype=torch.float32),
+            "extra_logs": {k: torch.tensor(v) for k, v in out["extra_logs"].items()}}

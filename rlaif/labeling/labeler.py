@@ -9,7 +9,7 @@ import re
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.evaluation.calibration import Calibration
 from rlaif.evaluation.calibration import apply as apply_calibration
@@ -23,6 +23,8 @@ from rlaif.labeling.prompts import cut_left, load_template
 
 class LabelerConfig(BaseModel):
     """Every setting that changes a label (all of it goes into ``config_hash``)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a default
 
     constitution: str = Field("harmless", description="Constitution name in constitutions/ or a YAML path.")
     template: str = Field("pairwise", description="Prompt template name in prompts/ or a YAML path.")

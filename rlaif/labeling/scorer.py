@@ -4,7 +4,7 @@ RLAIF §2.2.2 (Lee et al. 2023): s(y|x) = Σ_{i=1..10} i · P(i | x, y), with P 
 ten scores, and the reward r = (s - 5.5) / 4.5, which maps [1, 10] linearly onto [-1, 1].
 
 "10" may be one token or two ("1" then "0"). The score distribution is assembled from two
-next-token queries: the first token (P("1"), ..., P("9"), and P("10") where "10" is one token) and
+next-token queries per item (asked together, interleaved): the first token (P("1"), ..., P("9"), and P("10") where "10" is one token) and
 the token after a "1" (P("0" | "1"), and P(any digit | "1")):
     P(score 10) = P("10") + P("1") · P("0" | "1")
     P(score 1)  = P("1") · (1 - Σ_d P(d | "1"))      (a "1" not followed by a digit)
@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.labeling.constitutions import load_constitution
 from rlaif.core.errors import RlaifError
@@ -56,6 +56,8 @@ def reward_from_score(s: torch.Tensor) -> torch.Tensor:
 
 class ScorerConfig(BaseModel):
     """Every setting that changes a score (all of it goes into ``config_hash``)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a default
 
     constitution: str = Field("helpful", description="Constitution whose principles are the rating criteria.")
     template: str = Field("score", description="Rating template name in prompts/ or a YAML path.")
@@ -105,17 +107,23 @@ class Scorer:
             raise ValueError(f"the response alone exceeds the judge's prompt budget of {budget} tokens")
         return self.messages(fitted[0], response), fitted[1]
 
-    def _first_token(self, prompts: list[Messages]):
-        """First-token log-probs of the scores, with "10" when the judge has it as one token (a local
-        backend raises RlaifError for a multi-token label before doing any work; remembered)."""
+    def _query(self, prompts: list[Messages]):
+        """First-token log-probs and the log-probs after a "1", asked in one call interleaved
+        (p1, p1 + "1", p2, p2 + "1", ...): on engines that evaluate prompts one by one with KV-cache
+        reuse, each item's second query then costs almost nothing. "10" is asked for when the judge
+        has it as one token (a local backend raises RlaifError for a multi-token label before any
+        work; remembered)."""
+        both = [p for p in prompts for _ in (0, 1)]
+        conts = ["", "1"] * len(prompts)
         if self._ten_single is not False:
             try:
-                res = self.judge.label_logprobs(prompts, FIRST + ["10"])
+                res = self.judge.label_logprobs(both, DIGITS + ["10"], continuations=conts)
                 self._ten_single = True
-                return res
+                return res[0::2], res[1::2]
             except RlaifError:
                 self._ten_single = False
-        return self.judge.label_logprobs(prompts, FIRST)
+        res = self.judge.label_logprobs(both, DIGITS, continuations=conts)
+        return res[0::2], res[1::2]
 
     def score(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Score (prompt, response) pairs. Each result has score, reward, probs (10), entropy,
@@ -136,8 +144,7 @@ class Scorer:
             prompts.append(msgs)
         if not todo:
             return out
-        first = self._first_token(prompts)
-        second = self.judge.label_logprobs(prompts, DIGITS, continuations=["1"] * len(prompts))
+        first, second = self._query(prompts)
         exp = lambda d, k: math.exp(d[k]) if k in d else 0.0  # noqa: E731
         f = torch.tensor([[exp(r.logprobs, k) for k in FIRST] for r in first], dtype=torch.float64)
         ten = torch.tensor([exp(r.logprobs, "10") for r in first], dtype=torch.float64)

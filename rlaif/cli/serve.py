@@ -1,0 +1,66 @@
+"""``rlaif serve`` (the HTTP service over one loaded judge) and ``rlaif keys`` (its API keys)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rlaif.cli.options import add_judge_args, build, judge_spec, positive_int
+from rlaif.core.errors import RlaifError
+
+
+def serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    p.add_argument("--port", type=int, default=8080, help="TCP port")
+    p.add_argument("--data-dir", default="rlaif-data", help="folder for the service database (API keys)")
+    p.add_argument("--max-batch", type=positive_int, default=32, help="most items in one judge call")
+    p.add_argument("--max-wait-ms", type=float, default=10.0, help="longest a request waits to share a batch")
+    p.add_argument("--max-items", type=positive_int, default=1024, help="most items in one request")
+    p.add_argument("--max-body-bytes", type=positive_int, default=8 * 2**20, help="largest request body")
+    p.add_argument("--max-field-chars", type=positive_int, default=200_000, help="longest text field of one item")
+    p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
+    add_judge_args(p)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rlaif.jobs.pipeline import build_judge
+    from rlaif.service.app import create_app
+    from rlaif.service.config import ServeConfig
+
+    cfg = build(ServeConfig, judge=judge_spec(args), host=args.host, port=args.port, data_dir=args.data_dir,
+                max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, no_auth=args.no_auth,
+                max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars)
+    app = create_app(cfg, build_judge(cfg.judge))
+    svc = app.state.service
+    live = sum(k["revoked"] is None for k in svc.keys.list())
+    if not cfg.no_auth and not live:
+        raise RlaifError(f"no API keys in {cfg.data_dir}: add one with 'rlaif keys add NAME --data-dir "
+                         f"{cfg.data_dir}' (or --no-auth on loopback)")
+    print(f"rlaif: serving {svc.judge.judge_id} on http://{cfg.host}:{cfg.port} "
+          f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs)", flush=True)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", timeout_graceful_shutdown=30)
+    return 0
+
+
+def keys_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["add", "list", "revoke"], help="add prints the new key once")
+    p.add_argument("name", nargs="?", help="key name (add, revoke)")
+    p.add_argument("--data-dir", default="rlaif-data", help="the service's data folder")
+
+
+def keys(args: argparse.Namespace) -> int:
+    from rlaif.service.keys import KeyStore
+
+    store = KeyStore(f"{args.data_dir}/rlaif.db")
+    if args.action != "list" and not args.name:
+        raise RlaifError(f"keys {args.action} needs a NAME")
+    if args.action == "add":
+        print(store.add(args.name))
+    elif args.action == "revoke":
+        store.revoke(args.name)
+        print(f"revoked {args.name}")
+    else:
+        for k in store.list():
+            print(f"{k['name']:20s} {'revoked' if k['revoked'] else 'live'}")
+    return 0

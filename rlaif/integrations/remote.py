@@ -1,0 +1,88 @@
+"""Rewards from a running ``rlaif serve``: the TRL reward-function contract of ``JudgeReward``, with the
+judge on the service instead of in the trainer's process (e.g. a trainer on a GPU box)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+import httpx
+
+from rlaif.core.errors import RlaifError
+from rlaif.core.text import as_text
+
+
+class RemoteJudgeReward:
+    """``fn(prompts=..., completions=...) -> list[float | None]`` through ``POST URL/v1/scores``.
+
+    Empty completions get ``None`` without a request (as ``JudgeReward`` gives them); identical
+    (prompt, completion) pairs are sent once; ``batch_size`` items go per request.
+    """
+
+    __name__ = "rlaif_remote_judge_reward"
+
+    def __init__(self, url: str, api_key: str | None = None, settings: dict[str, Any] | None = None,
+                 timeout: float = 300.0, batch_size: int = 256, cache_size: int = 100_000):
+        self.url = url.rstrip("/") + "/v1/scores"
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.settings, self.timeout = settings or {}, timeout
+        self.batch_size, self.cache_size = batch_size, cache_size
+        self.cache: dict[str, float | None] = {}
+
+    def _plan(self, prompts: Sequence[Any], completions: Sequence[Any]) -> tuple[list[str], list[list[dict]]]:
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        pairs = [(as_text(p), as_text(c)) for p, c in zip(prompts, completions)]
+        keys = [hashlib.sha256(f"{p}\x1f{c}".encode()).hexdigest() for p, c in pairs]
+        todo: dict[str, dict] = {}
+        for k, (p, c) in zip(keys, pairs):
+            if k in self.cache or k in todo:
+                continue
+            if not c.strip() or not p.strip():
+                self.cache[k] = None
+            else:
+                todo[k] = {"id": k, "prompt": p, "response": c}
+        items = list(todo.values())
+        return keys, [items[s:s + self.batch_size] for s in range(0, len(items), self.batch_size)]
+
+    def _keep(self, body: dict[str, Any]) -> None:
+        for rec in body["scores"]:
+            if len(self.cache) >= self.cache_size:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[rec["id"]] = rec["reward"]
+
+    def _payload(self, batch: list[dict]) -> dict[str, Any]:
+        return {"items": batch, "settings": self.settings}
+
+    def rewards(self, prompts: Sequence[Any], completions: Sequence[Any]) -> list[float | None]:
+        keys, batches = self._plan(prompts, completions)
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            for batch in batches:
+                self._keep(_checked(client.post(self.url, json=self._payload(batch))))
+        return [self.cache[k] for k in keys]
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        return self.rewards(prompts, completions)
+
+
+class AsyncRemoteJudgeReward(RemoteJudgeReward):
+    """The same reward as an async callable (TRL runs async reward functions concurrently)."""
+
+    __name__ = "rlaif_remote_judge_reward_async"
+
+    async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        keys, batches = self._plan(prompts, completions)
+        async with httpx.AsyncClient(timeout=self.timeout, headers=self.headers) as client:
+            for batch in batches:
+                self._keep(_checked(await client.post(self.url, json=self._payload(batch))))
+        return [self.cache[k] for k in keys]
+
+
+def _checked(resp: httpx.Response) -> dict[str, Any]:
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("detail")
+        except ValueError:
+            detail = resp.text[:200]
+        raise RlaifError(f"rlaif service at {resp.request.url}: HTTP {resp.status_code}: {detail}")
+    return resp.json()

@@ -1,0 +1,229 @@
+"""The HTTP service: FastAPI endpoints over one shared judge. Labels and scores go through the
+micro-batcher; inputs are checked item by item (a 4xx names the item and field); every route but
+``/healthz`` and ``/metrics`` needs an API key unless the service runs with ``--no-auth`` on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from rlaif.core.errors import RlaifError
+from rlaif.data.normalise import normalise_row, normalise_single
+from rlaif.data.records import strict_json
+from rlaif.integrations.trl import reward_outputs, split_queries
+from rlaif.judges.base import JudgeBackend
+from rlaif.labeling.labeler import Labeler, LabelerConfig
+from rlaif.labeling.scorer import Scorer, ScorerConfig
+from rlaif.service.batcher import Batcher
+from rlaif.service.config import ServeConfig
+from rlaif.service.keys import KeyStore
+from rlaif.service.metrics import Metrics
+
+
+class LabelRequest(BaseModel):
+    pairs: list[dict[str, Any]] = Field(min_length=1, description="Pairs in any row shape 'rlaif label' reads.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Labeler settings (LabelerConfig fields).")
+
+
+class ScoreRequest(BaseModel):
+    items: list[dict[str, Any]] = Field(min_length=1, description="Rows with prompt and response (or completion).")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Scorer settings (ScorerConfig fields).")
+
+
+class RewardRequest(BaseModel):
+    """OpenRLHF's remote reward-model request: ``query`` = prompt + response as the trainer renders it."""
+
+    query: list[str] = Field(min_length=1)
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+class Service:
+    """What the endpoints share: the judge, its one worker (the batcher), labelers and scorers by
+    settings, the key store and the metrics."""
+
+    def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
+        self.cfg, self.judge = cfg, judge
+        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
+        self.keys = KeyStore(Path(cfg.data_dir) / "rlaif.db")
+        self.metrics = Metrics(self)
+        self._labelers: dict[str, Labeler] = {}
+        self._scorers: dict[str, Scorer] = {}
+
+    def labeler(self, settings: dict[str, Any]) -> Labeler:
+        key = json.dumps(settings, sort_keys=True, default=str)
+        if key not in self._labelers:
+            self._labelers[key] = Labeler(self.judge, _settings(LabelerConfig, settings))
+        return self._labelers[key]
+
+    def scorer(self, settings: dict[str, Any]) -> Scorer:
+        key = json.dumps(settings, sort_keys=True, default=str)
+        if key not in self._scorers:
+            self._scorers[key] = Scorer(self.judge, _settings(ScorerConfig, settings))
+        return self._scorers[key]
+
+    async def run(self, key: str, fn, items: list) -> list:
+        """``fn(items)`` on the judge's worker, in a batch with other requests of the same ``key``; a
+        judge failure (e.g. a remote judge that gave up) is a 502."""
+        try:
+            return await asyncio.wrap_future(self.batcher.submit(key, fn, items))
+        except RlaifError as e:
+            raise HTTPException(502, f"judge failed: {e}") from None
+
+
+def _settings(model, settings: dict[str, Any]):
+    try:
+        return model(**settings)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise HTTPException(422, f"settings.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    except TypeError as e:
+        raise HTTPException(422, f"settings: {e}") from None
+
+
+def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> list[dict[str, Any]]:
+    """Normalised records, or a 422 naming the first bad item and field."""
+    _check_lengths(rows, field, limit)
+    out = []
+    for i, row in enumerate(rows):
+        loc = f"{field}[{i}]"
+        try:
+            out.append(normalise(row, i, loc))
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+    return out
+
+
+router = APIRouter()
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def caller(request: Request, svc: Service = Depends(service)) -> str:
+    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key."""
+    if svc.cfg.no_auth:
+        return "anonymous"
+    auth = request.headers.get("authorization", "")
+    name = svc.keys.check(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
+    if name is None:
+        raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY)")
+    return name
+
+
+@router.post("/v1/labels")
+async def labels(req: LabelRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    """Soft labels for pairs in any row shape ``rlaif label`` reads: the records it writes."""
+    _check_count(len(req.pairs), "pairs", svc.cfg.max_items)
+    records = _records(req.pairs, "pairs", normalise_row, svc.cfg.max_field_chars)
+    lab = svc.labeler(req.settings)
+    out = await svc.run("label:" + lab.config_hash, lab.label, records)
+    svc.metrics.rows("label", out)
+    return {"labels": [strict_json(r) for r in out]}
+
+
+@router.post("/v1/scores")
+async def scores(req: ScoreRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    """1-10 judge scores and rewards in [-1, 1] for (prompt, response) items: the records ``rlaif score`` writes."""
+    _check_count(len(req.items), "items", svc.cfg.max_items)
+    records = _records(req.items, "items", normalise_single, svc.cfg.max_field_chars)
+    sc = svc.scorer(req.settings)
+    out = await svc.run("score:" + sc.config_hash, sc.score_records, records)
+    svc.metrics.rows("score", out)
+    return {"scores": [strict_json(r) for r in out]}
+
+
+@router.post("/get_reward")
+async def get_reward(req: RewardRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    """OpenRLHF's remote reward model (``--remote_rm_url http://HOST:PORT/get_reward``)."""
+    _check_count(len(req.query), "query", svc.cfg.max_items)
+    prompts = req.prompts if req.prompts is not None else [""] * len(req.query)
+    if len(prompts) != len(req.query):
+        raise HTTPException(422, f"prompts: {len(prompts)} items for {len(req.query)} queries")
+    items = [{"id": f"query-{i}", "prompt": p, "response": r}
+             for i, (p, r) in enumerate(zip(prompts, split_queries(req.query, prompts)))]
+    _check_lengths(items, "query", svc.cfg.max_field_chars)
+    sc = svc.scorer({})
+    out = await svc.run("score:" + sc.config_hash, sc.score_records, items)
+    svc.metrics.rows("score", out)
+    return reward_outputs([r["reward"] for r in out])
+
+
+@router.get("/healthz")
+def healthz(svc: Service = Depends(service)) -> dict[str, Any]:
+    return {"status": "ok", "judge": svc.judge.judge_id, "queue_depth": svc.batcher.depth()}
+
+
+@router.get("/metrics")
+def metrics(svc: Service = Depends(service)) -> Response:
+    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
+    """The FastAPI app over ``judge`` (already loaded)."""
+    svc = Service(cfg, judge)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        svc.batcher.close()  # on shutdown the batch in progress and the queued ones finish first
+
+    app = FastAPI(title="rlaif", description="Soft preference labels and rewards from a judge LLM.", lifespan=lifespan)
+    app.state.service = svc
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def limits_and_metrics(request: Request, call_next):
+        start = time.perf_counter()
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > cfg.max_body_bytes:
+            resp: Response = JSONResponse({"detail": f"request body over {cfg.max_body_bytes} bytes"}, status_code=413)
+        else:
+            resp = await call_next(request)
+        svc.metrics.request(request.url.path, resp.status_code, time.perf_counter() - start)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def one_line_validation(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": _first_error(exc.errors())}, status_code=422)
+
+    @app.exception_handler(RlaifError)
+    async def rlaif_error(request: Request, exc: RlaifError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return app
+
+
+def _first_error(errors: list[dict[str, Any]]) -> str:
+    """One line for a request that failed validation: where (``pairs[2]``, ``body``) and what."""
+    err = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    if err.get("type") == "json_invalid":  # loc is ("body", character position)
+        pos = err.get("loc", ("body", "?"))[-1]
+        return f"body: not valid JSON ({err.get('ctx', {}).get('error', 'parse error')} at character {pos})"
+    where = ""
+    for part in err.get("loc", ())[1:]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    msg = err.get("msg", "invalid")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where or 'body'}: {msg}{more}"
+
+
+def _check_lengths(rows: list[dict[str, Any]], field: str, limit: int) -> None:
+    for i, row in enumerate(rows):
+        for k, v in row.items():
+            if isinstance(v, str) and len(v) > limit:
+                raise HTTPException(422, f"{field}[{i}] field '{k}' is longer than {limit} characters")
+
+
+def _check_count(n: int, field: str, limit: int) -> None:
+    if n > limit:
+        raise HTTPException(413, f"{field}: {n} items, more than the {limit} allowed in one request")

@@ -1,0 +1,28 @@
+"""The service's settings: one pydantic model, filled by ``rlaif serve`` (or by a test or a program)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+from rlaif.jobs.spec import JudgeSpec
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class ServeConfig(BaseModel):
+    judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The one judge every request shares.")
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless you mean to expose the service.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port).")
+    data_dir: str = Field("rlaif-data", description="Folder for the service's database (API keys).")
+    max_batch: int = Field(32, ge=1, description="Most items coalesced into one judge call.")
+    max_wait_ms: float = Field(10.0, ge=0, description="Longest a request waits for others to share its batch.")
+    no_auth: bool = Field(False, description="Serve without API keys (only allowed on a loopback address).")
+    max_body_bytes: int = Field(8 * 2**20, ge=1024, description="Largest request body; larger ones get 413.")
+    max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
+    max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
+
+    @model_validator(mode="after")
+    def _auth_only_off_on_loopback(self) -> "ServeConfig":
+        if self.no_auth and self.host not in LOOPBACK:
+            raise ValueError(f"--no-auth is only allowed on a loopback address, not {self.host}")
+        return self
