@@ -11,11 +11,12 @@ from rlaif.core.errors import RlaifError
 def serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=8080, help="TCP port")
-    p.add_argument("--data-dir", default="rlaif-data", help="folder for the service database (API keys)")
+    p.add_argument("--data-dir", default="rlaif-data", help="folder for the service database (keys, jobs), uploads and job outputs")
     p.add_argument("--max-batch", type=positive_int, default=32, help="most items in one judge call")
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="longest a request waits to share a batch")
     p.add_argument("--max-items", type=positive_int, default=1024, help="most items in one request")
     p.add_argument("--max-body-bytes", type=positive_int, default=8 * 2**20, help="largest request body")
+    p.add_argument("--max-upload-bytes", type=positive_int, default=4 * 2**30, help="largest uploaded job input")
     p.add_argument("--max-field-chars", type=positive_int, default=200_000, help="longest text field of one item")
     p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
     add_judge_args(p)
@@ -30,7 +31,8 @@ def serve(args: argparse.Namespace) -> int:
 
     cfg = build(ServeConfig, judge=judge_spec(args), host=args.host, port=args.port, data_dir=args.data_dir,
                 max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, no_auth=args.no_auth,
-                max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars)
+                max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars,
+                max_upload_bytes=args.max_upload_bytes)
     app = create_app(cfg, build_judge(cfg.judge))
     svc = app.state.service
     live = sum(k["revoked"] is None for k in svc.keys.list())
@@ -39,6 +41,8 @@ def serve(args: argparse.Namespace) -> int:
                          f"{cfg.data_dir}' (or --no-auth on loopback)")
     print(f"rlaif: serving {svc.judge.judge_id} on http://{cfg.host}:{cfg.port} "
           f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs)", flush=True)
+    if svc.jobs.resumed_at_start:
+        print(f"rlaif: resuming {svc.jobs.resumed_at_start} job(s) interrupted by the last stop", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", timeout_graceful_shutdown=30)
     return 0
 

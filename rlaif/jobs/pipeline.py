@@ -41,24 +41,32 @@ def build_scorer(job: ScoreJob, judge: JudgeBackend | None = None):
     return Scorer(judge or build_judge(job.judge), job.scorer)
 
 
+def label_task(labeler) -> Task:
+    """What a label job does with each chunk, and how its output is recognised."""
+    return Task(labeler.label, labeler.config_hash, invalid_record=labeler.invalid_record)
+
+
+def score_task(scorer) -> Task:
+    """What a score job does with each chunk, and how its output is recognised."""
+    return Task(scorer.score_records, scorer.config_hash, invalid_record=scorer.invalid_record,
+                normalise=normalise_single, value_field="reward", missing_name="unscored rows", desc="scoring")
+
+
 def label_file(job: LabelJob, judge: JudgeBackend | None = None) -> JobSummary:
     """Label a file of pairs (resumable); ``judge`` shares an already loaded judge."""
-    labeler = build_labeler(job, judge)
-    task = Task(labeler.label, labeler.config_hash, invalid_record=labeler.invalid_record)
-    return _metered(job.run, task)
+    return run_metered(job.run, label_task(build_labeler(job, judge)))
 
 
 def score_file(job: ScoreJob, judge: JudgeBackend | None = None) -> JobSummary:
     """Score a file of (prompt, response) rows (resumable); ``judge`` shares a loaded judge."""
-    scorer = build_scorer(job, judge)
-    task = Task(scorer.score_records, scorer.config_hash, invalid_record=scorer.invalid_record,
-                normalise=normalise_single, value_field="reward", missing_name="unscored rows", desc="scoring")
-    return _metered(job.run, task)
+    return run_metered(job.run, score_task(build_scorer(job, judge)))
 
 
-def _metered(run, task: Task) -> JobSummary:
-    """Run the job with its own usage meter: correct even when other jobs share the judge."""
+def run_metered(run, task: Task, on_progress=None) -> JobSummary:
+    """``run_job`` with the job's own usage meter: correct even when other jobs share the judge (the
+    service calls it with a task adapted to its batcher)."""
     with metered() as usage:
-        summary = run_job(run, task)
+        summary = run_job(run, task, on_progress=on_progress)
     summary.usage = usage.as_dict()
     return summary
+

@@ -147,8 +147,11 @@ class Task:
     desc: str = "labelling"
 
 
-def run_job(run: RunOptions, task: Task) -> JobSummary:
-    """Run ``task`` over the records of ``run.input`` in chunks, resumably; see the module doc."""
+def run_job(run: RunOptions, task: Task, on_progress: Callable[[int, int], None] | None = None) -> JobSummary:
+    """Run ``task`` over the records of ``run.input`` in chunks, resumably; see the module doc.
+
+    ``on_progress(rows done, rows in the job)`` is called after every durable write (resumed rows count
+    as done)."""
     output = check_output_path(run.output, run.input)
     loaded = load_input(run.input, limit=run.limit, split=run.split, normalise=task.normalise,
                         skip_invalid=run.skip_invalid)
@@ -160,7 +163,8 @@ def run_job(run: RunOptions, task: Task) -> JobSummary:
         summary = JobSummary(total=len(loaded.records) + len(loaded.invalid), resumed=len(loaded.records) - len(todo),
                              invalid=len(loaded.invalid), output=str(output), missing_name=task.missing_name)
         start = time.perf_counter()
-        new = _process(work_path(output), ex, task, todo, bad, run)
+        report = (lambda n: on_progress(summary.resumed + n, summary.total)) if on_progress else None
+        new = _process(work_path(output), ex, task, todo, bad, run, report)
         summary.done_now = len(new) - len(bad)
         summary.seconds = time.perf_counter() - start
         if output != work_path(output):
@@ -177,8 +181,8 @@ def run_job(run: RunOptions, task: Task) -> JobSummary:
     return summary
 
 
-def _process(work: Path, ex: Existing, task: Task, todo: list[dict], bad: list[dict],
-             run: RunOptions) -> list[dict[str, Any]]:
+def _process(work: Path, ex: Existing, task: Task, todo: list[dict], bad: list[dict], run: RunOptions,
+             report: Callable[[int], None] | None) -> list[dict[str, Any]]:
     """Write the invalid-row records, then process ``todo`` chunk by chunk with durable appends."""
     new: list[dict[str, Any]] = []
     if not (todo or bad):
@@ -194,5 +198,7 @@ def _process(work: Path, ex: Existing, task: Task, todo: list[dict], bad: list[d
             write(rows)
             new.extend(rows)
             bar.update(len(rows))
+            if report:
+                report(len(new))
         bar.close()
     return new

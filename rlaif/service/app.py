@@ -1,32 +1,27 @@
-"""The HTTP service: FastAPI endpoints over one shared judge. Labels and scores go through the
-micro-batcher; inputs are checked item by item (a 4xx names the item and field); every route but
-``/healthz`` and ``/metrics`` needs an API key unless the service runs with ``--no-auth`` on loopback."""
+"""The HTTP service: FastAPI endpoints over one shared judge. Labels, scores and rewards go through the
+micro-batcher; inputs are checked item by item (a 4xx names the item and field); batch jobs are in
+``job_routes``; every route but ``/healthz`` and ``/metrics`` needs an API key unless the service runs
+with ``--no-auth`` on loopback."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.trl import reward_outputs, split_queries
 from rlaif.judges.base import JudgeBackend
-from rlaif.labeling.labeler import Labeler, LabelerConfig
-from rlaif.labeling.scorer import Scorer, ScorerConfig
-from rlaif.service.batcher import Batcher
+from rlaif.service import job_routes
 from rlaif.service.config import ServeConfig
-from rlaif.service.keys import KeyStore
-from rlaif.service.metrics import Metrics
+from rlaif.service.deps import Service, caller, service
 
 
 class LabelRequest(BaseModel):
@@ -47,49 +42,6 @@ class RewardRequest(BaseModel):
     labels: list[Any] | None = None
 
 
-class Service:
-    """What the endpoints share: the judge, its one worker (the batcher), labelers and scorers by
-    settings, the key store and the metrics."""
-
-    def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
-        self.cfg, self.judge = cfg, judge
-        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
-        self.keys = KeyStore(Path(cfg.data_dir) / "rlaif.db")
-        self.metrics = Metrics(self)
-        self._labelers: dict[str, Labeler] = {}
-        self._scorers: dict[str, Scorer] = {}
-
-    def labeler(self, settings: dict[str, Any]) -> Labeler:
-        key = json.dumps(settings, sort_keys=True, default=str)
-        if key not in self._labelers:
-            self._labelers[key] = Labeler(self.judge, _settings(LabelerConfig, settings))
-        return self._labelers[key]
-
-    def scorer(self, settings: dict[str, Any]) -> Scorer:
-        key = json.dumps(settings, sort_keys=True, default=str)
-        if key not in self._scorers:
-            self._scorers[key] = Scorer(self.judge, _settings(ScorerConfig, settings))
-        return self._scorers[key]
-
-    async def run(self, key: str, fn, items: list) -> list:
-        """``fn(items)`` on the judge's worker, in a batch with other requests of the same ``key``; a
-        judge failure (e.g. a remote judge that gave up) is a 502."""
-        try:
-            return await asyncio.wrap_future(self.batcher.submit(key, fn, items))
-        except RlaifError as e:
-            raise HTTPException(502, f"judge failed: {e}") from None
-
-
-def _settings(model, settings: dict[str, Any]):
-    try:
-        return model(**settings)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise HTTPException(422, f"settings.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    except TypeError as e:
-        raise HTTPException(422, f"settings: {e}") from None
-
-
 def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> list[dict[str, Any]]:
     """Normalised records, or a 422 naming the first bad item and field."""
     _check_lengths(rows, field, limit)
@@ -104,21 +56,6 @@ def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> l
 
 
 router = APIRouter()
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service
-
-
-def caller(request: Request, svc: Service = Depends(service)) -> str:
-    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key."""
-    if svc.cfg.no_auth:
-        return "anonymous"
-    auth = request.headers.get("authorization", "")
-    name = svc.keys.check(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
-    if name is None:
-        raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY)")
-    return name
 
 
 @router.post("/v1/labels")
@@ -176,18 +113,20 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        svc.batcher.close()  # on shutdown the batch in progress and the queued ones finish first
+        svc.close()  # on shutdown: the running job stops between chunks, queued judge calls finish
 
     app = FastAPI(title="rlaif", description="Soft preference labels and rewards from a judge LLM.", lifespan=lifespan)
     app.state.service = svc
     app.include_router(router)
+    app.include_router(job_routes.router)
 
     @app.middleware("http")
     async def limits_and_metrics(request: Request, call_next):
         start = time.perf_counter()
         size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > cfg.max_body_bytes:
-            resp: Response = JSONResponse({"detail": f"request body over {cfg.max_body_bytes} bytes"}, status_code=413)
+        limit = cfg.max_upload_bytes if request.url.path.startswith("/v1/files/") else cfg.max_body_bytes
+        if size is not None and size.isdigit() and int(size) > limit:
+            resp: Response = JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
         else:
             resp = await call_next(request)
         svc.metrics.request(request.url.path, resp.status_code, time.perf_counter() - start)

@@ -5,6 +5,7 @@ at most ``max_wait_ms`` for company; interactive requests go before job chunks."
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import deque
@@ -21,6 +22,7 @@ class _Request:
     fn: Callable[[list[Any]], list[Any]]
     items: list[Any]
     future: Future = field(default_factory=Future)
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the caller's (usage meter)
 
 
 class Batcher:
@@ -95,7 +97,7 @@ class Batcher:
             self.batches += 1
             self.batch_items = (self.batch_items + [len(items)])[-1000:]
             try:
-                results = batch[0].fn(items)
+                results = batch[0].context.run(batch[0].fn, items)  # usage counts to the first caller
             except Exception as e:  # every caller of the batch gets the error (the worker goes on)
                 if isinstance(e, StopIteration):  # cannot cross into an asyncio future: it would hang
                     e = RuntimeError(f"StopIteration in the judge call: {e}")

@@ -13,11 +13,12 @@ class ServeConfig(BaseModel):
     judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The one judge every request shares.")
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless you mean to expose the service.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port).")
-    data_dir: str = Field("rlaif-data", description="Folder for the service's database (API keys).")
+    data_dir: str = Field("rlaif-data", description="Folder for the service's database (API keys, jobs), uploads and job outputs.")
     max_batch: int = Field(32, ge=1, description="Most items coalesced into one judge call.")
     max_wait_ms: float = Field(10.0, ge=0, description="Longest a request waits for others to share its batch.")
     no_auth: bool = Field(False, description="Serve without API keys (only allowed on a loopback address).")
     max_body_bytes: int = Field(8 * 2**20, ge=1024, description="Largest request body; larger ones get 413.")
+    max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
 

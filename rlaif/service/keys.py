@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from rlaif.core.errors import RlaifError
+from rlaif.service import db
 
 PREFIX = "rlaif_"
 
@@ -25,14 +26,11 @@ class KeyStore:
 
     def __init__(self, db_path: str | Path):
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._conn() as c:
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, "
-                      "created REAL NOT NULL, revoked REAL)")
+        db.create(self.db_path, "CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, digest TEXT NOT NULL "
+                  "UNIQUE, created REAL NOT NULL, revoked REAL)")
 
     def _conn(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        return db.connect(self.db_path)
 
     def add(self, name: str) -> str:
         if not name or not name.replace("-", "").replace("_", "").isalnum():

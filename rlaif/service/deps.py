@@ -1,0 +1,89 @@
+"""What every endpoint shares: the ``Service`` (judge, batcher, labelers and scorers by settings, key and
+job stores, metrics) and the FastAPI dependencies that hand it and the caller's key name to a route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from pydantic import ValidationError
+
+from rlaif.core.errors import RlaifError
+from rlaif.judges.base import JudgeBackend
+from rlaif.labeling.labeler import Labeler, LabelerConfig
+from rlaif.labeling.scorer import Scorer, ScorerConfig
+from rlaif.service.batcher import Batcher
+from rlaif.service.config import ServeConfig
+from rlaif.service.jobs import JobManager
+from rlaif.service.keys import KeyStore
+from rlaif.service.metrics import Metrics
+from rlaif.service.store import SqliteJobStore
+
+
+class Service:
+    """What the endpoints share: the judge, its one worker (the batcher), labelers and scorers by
+    settings, the key store and the metrics."""
+
+    def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
+        self.cfg, self.judge = cfg, judge
+        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
+        self.data_dir = Path(cfg.data_dir)
+        self.keys = KeyStore(self.data_dir / "rlaif.db")
+        self._labelers: dict[str, Labeler] = {}
+        self._scorers: dict[str, Scorer] = {}
+        self.metrics = Metrics(self)
+        self.jobs = JobManager(self, SqliteJobStore(self.data_dir / "rlaif.db"), self.data_dir)
+
+    def close(self) -> None:
+        """Stop taking jobs (the running one stops between chunks and resumes at the next start), then
+        let the judge's worker finish what is queued."""
+        self.jobs.close()
+        self.batcher.close()
+
+    def labeler(self, settings: dict[str, Any]) -> Labeler:
+        key = json.dumps(settings, sort_keys=True, default=str)
+        if key not in self._labelers:
+            self._labelers[key] = Labeler(self.judge, _settings(LabelerConfig, settings))
+        return self._labelers[key]
+
+    def scorer(self, settings: dict[str, Any]) -> Scorer:
+        key = json.dumps(settings, sort_keys=True, default=str)
+        if key not in self._scorers:
+            self._scorers[key] = Scorer(self.judge, _settings(ScorerConfig, settings))
+        return self._scorers[key]
+
+    async def run(self, key: str, fn, items: list) -> list:
+        """``fn(items)`` on the judge's worker, in a batch with other requests of the same ``key``; a
+        judge failure (e.g. a remote judge that gave up) is a 502."""
+        try:
+            return await asyncio.wrap_future(self.batcher.submit(key, fn, items))
+        except RlaifError as e:
+            raise HTTPException(502, f"judge failed: {e}") from None
+
+
+def _settings(model, settings: dict[str, Any]):
+    try:
+        return model(**settings)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise HTTPException(422, f"settings.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    except TypeError as e:
+        raise HTTPException(422, f"settings: {e}") from None
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def caller(request: Request, svc: Service = Depends(service)) -> str:
+    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key."""
+    if svc.cfg.no_auth:
+        return "anonymous"
+    auth = request.headers.get("authorization", "")
+    name = svc.keys.check(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
+    if name is None:
+        raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY)")
+    return name

@@ -1,0 +1,97 @@
+"""The batch-job endpoints: upload an input file, submit a job, follow it, download its result, cancel
+it. A caller sees only the jobs and uploads of its own API key."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from rlaif.core.errors import RlaifError
+from rlaif.service.deps import caller, service
+from rlaif.service.jobs import resolve_input, upload_path, view
+
+router = APIRouter()
+
+
+class JobRequest(BaseModel):
+    kind: Literal["label", "score"] = Field(description="label: pairs -> soft labels; score: responses -> rewards.")
+    input: str = Field(description="An uploaded file name (PUT /v1/files/NAME) or a path inside DATA/inputs.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Labeler or scorer settings.")
+    limit: int | None = Field(None, ge=1, description="Only the first N rows.")
+    skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
+    chunk_size: int = Field(8, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
+    output_format: Literal["jsonl", "parquet"] = Field("jsonl", description="Result file format.")
+
+
+@router.put("/v1/files/{name}", status_code=201)
+async def upload(name: str, request: Request, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    """Store the request body as an input file (streamed to disk; at most --max-upload-bytes)."""
+    try:
+        path = upload_path(svc.data_dir, who, name)
+    except RlaifError as e:
+        raise HTTPException(422, str(e)) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp, size = path.with_name(f".{name}.upload"), 0
+    try:
+        with open(tmp, "wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > svc.cfg.max_upload_bytes:
+                    raise HTTPException(413, f"file over {svc.cfg.max_upload_bytes} bytes")
+                fh.write(chunk)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"name": name, "bytes": size}
+
+
+@router.post("/v1/jobs", status_code=202)
+def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    try:
+        path = resolve_input(svc.data_dir, who, req.input)
+    except RlaifError as e:
+        raise HTTPException(422, str(e)) from None
+    options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
+    job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)  # a bad input row: RlaifError -> 422
+    return view(svc.jobs.store.get(job_id))
+
+
+def _own(svc, who: str, job_id: str) -> dict[str, Any]:
+    job = svc.jobs.store.get(job_id)
+    if job is None or job["owner"] != who:  # another key's job does not exist, as far as this caller knows
+        raise HTTPException(404, f"no job {job_id}")
+    return job
+
+
+@router.get("/v1/jobs")
+def jobs(svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    return {"jobs": [view(j) for j in svc.jobs.store.list(who)]}
+
+
+@router.get("/v1/jobs/{job_id}")
+def job(job_id: str, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    return view(_own(svc, who, job_id))
+
+
+@router.get("/v1/jobs/{job_id}/result")
+def result(job_id: str, svc=Depends(service), who: str = Depends(caller)):
+    j = _own(svc, who, job_id)
+    if j["state"] != "done":
+        raise HTTPException(409, f"job {job_id} is {j['state']}; the result is ready when it is done")
+    out = j["spec"]["run"]["output"]
+    media = "application/x-ndjson" if out.endswith(".jsonl") else "application/vnd.apache.parquet"
+    return FileResponse(out, media_type=media, filename=f"{job_id}-{os.path.basename(out)}")
+
+
+@router.delete("/v1/jobs/{job_id}")
+def cancel(job_id: str, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    j = _own(svc, who, job_id)
+    try:
+        svc.jobs.cancel(j)
+    except RlaifError as e:
+        raise HTTPException(409, str(e)) from None
+    return view(svc.jobs.store.get(job_id))

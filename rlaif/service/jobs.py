@@ -1,0 +1,138 @@
+"""Batch jobs of the service: kept in the job store, run one at a time by a manager thread through the
+pipeline's resumable runner, their judge calls going through the batcher at low priority (interactive
+requests first). A job that a restart (even kill -9) interrupted resumes from its output file."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from rlaif.core.errors import RlaifError
+from rlaif.jobs.pipeline import label_task, run_metered, score_task
+from rlaif.jobs.runner import load_input
+from rlaif.jobs.spec import RunOptions
+from rlaif.service.batcher import LOW
+from rlaif.service.store import FINAL, JobStore
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SUFFIXES = (".jsonl", ".parquet", ".csv")
+
+
+class JobCancelled(Exception):
+    """Raised between chunks of a job whose cancellation was asked for."""
+
+
+def upload_path(data_dir: Path, owner: str, name: str) -> Path:
+    """Where an uploaded input file lives: ``DATA/inputs/OWNER/NAME``; a plain file name only."""
+    if not _NAME.match(name) or ".." in name or not name.endswith(SUFFIXES):
+        raise RlaifError(f"file name {name!r}: use letters, digits, '.', '-', '_' and end in {', '.join(SUFFIXES)}")
+    return data_dir / "inputs" / owner / name
+
+
+def resolve_input(data_dir: Path, owner: str, given: str) -> Path:
+    """A job's input: the caller's upload of that name, or a path inside ``DATA/inputs`` (no '..', not
+    absolute; whatever it resolves to, links included, must stay inside)."""
+    root = (data_dir / "inputs").resolve()
+    if Path(given).is_absolute() or ".." in Path(given).parts:
+        raise RlaifError(f"input {given!r}: must be a path inside the data dir's inputs/ (no '..', not absolute)")
+    for cand in (root / owner / given, root / given):
+        path = cand.resolve()
+        if path.is_relative_to(root) and path.exists():
+            return path
+    raise RlaifError(f"input {given!r}: no such file in your uploads or in the data dir's inputs/")
+
+
+class JobManager:
+    """Submits, runs, cancels and reports jobs; one job runs at a time."""
+
+    def __init__(self, svc: Any, store: JobStore, data_dir: Path):
+        self.svc, self.store, self.data_dir = svc, store, data_dir
+        self._cancel: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = False
+        self.resumed_at_start = store.requeue_running()
+        self._thread = threading.Thread(target=self._loop, name="rlaif-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, owner: str, kind: str, input_path: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
+        """Check settings and input now (a bad row is a 4xx, not a failed job later), then queue."""
+        build = self.svc.labeler if kind == "label" else self.svc.scorer
+        build(settings)
+        fmt = options.pop("output_format", "jsonl")
+        run = RunOptions(input=str(input_path), output="", progress=False, **options)
+        task = self._base_task(kind, settings)
+        loaded = load_input(run.input, limit=run.limit, split=None, normalise=task.normalise,
+                            skip_invalid=run.skip_invalid)
+        job_id = self.store.create(owner, kind, {"run": run.model_dump(), "settings": settings, "format": fmt},
+                                   len(loaded.records) + len(loaded.invalid))
+        out = self.data_dir / "jobs" / job_id / f"output.{fmt}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.store.update(job_id, spec={"run": {**run.model_dump(), "output": str(out)}, "settings": settings,
+                                        "format": fmt})
+        self._wake.set()
+        return job_id
+
+    def cancel(self, job: dict[str, Any]) -> None:
+        if job["state"] in FINAL:
+            raise RlaifError(f"job {job['id']} is {job['state']} already")
+        if job["state"] == "queued":
+            self.store.update(job["id"], state="cancelled", finished=time.time())
+        self._cancel.add(job["id"])
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=60)
+
+    def _base_task(self, kind: str, settings: dict[str, Any]):
+        return label_task(self.svc.labeler(settings)) if kind == "label" else score_task(self.svc.scorer(settings))
+
+    def _loop(self) -> None:
+        while not self._stop:
+            job = self.store.next_queued()
+            if job is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            self._run(job)
+
+    def _run(self, job: dict[str, Any]) -> None:
+        jid = job["id"]
+        self.store.update(jid, state="running", started=job["started"] or time.time(), error=None)
+        task = self._base_task(job["kind"], job["spec"]["settings"])
+        process = task.process
+
+        def through_batcher(rows: list[dict]) -> list[dict]:
+            if jid in self._cancel or self._stop:
+                raise JobCancelled()
+            return self.svc.batcher.submit(f"job:{jid}", process, rows, priority=LOW).result()
+        task = dataclasses.replace(task, process=through_batcher)
+        progress = lambda done, total: self.store.update(jid, rows_done=done, rows_total=total)  # noqa: E731
+        try:
+            summary = run_metered(RunOptions(**job["spec"]["run"]), task, on_progress=progress)
+            self.store.update(jid, state="done", finished=time.time(), rows_done=summary.total,
+                              summary={**dataclasses.asdict(summary), "lines": summary.lines()})
+        except JobCancelled:
+            if not self._stop:  # a shutdown leaves it running: the next start resumes it
+                self.store.update(jid, state="cancelled", finished=time.time())
+        except Exception as e:  # the job fails with its reason; the service goes on
+            self.store.update(jid, state="failed", finished=time.time(), error=f"{type(e).__name__}: {e}"
+                              if not isinstance(e, RlaifError) else str(e))
+        self._cancel.discard(jid)
+
+
+def view(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API shows it: state, progress, rate, ETA and the summary ``rlaif label`` prints."""
+    now = time.time()
+    elapsed = ((job["finished"] or now) - job["started"]) if job["started"] else 0.0
+    done, total = job["rows_done"], job["rows_total"]
+    rate = done / elapsed if elapsed > 0 and done else None
+    eta = (total - done) / rate if rate and job["state"] == "running" else None
+    summary = job["summary"] or {}
+    return {"id": job["id"], "kind": job["kind"], "state": job["state"], "rows_done": done, "rows_total": total,
+            "rows_per_second": rate, "eta_seconds": eta, "created": job["created"], "finished": job["finished"],
+            "settings": job["spec"]["settings"], "error": job["error"], "summary": summary.get("lines")}
