@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -147,6 +148,9 @@ def test_concurrent_requests_share_judge_calls(scripted_server):
     calls = metric(after, "rlaif_batches") - metric(before, "rlaif_batches")
     assert calls < 16, f"16 concurrent requests took {calls} judge calls: no micro-batching"
     assert 'rlaif_requests_total{route="/v1/labels",status="200"}' in after
+    log = [json.loads(x) for x in (Path(scripted_server.data_dir) / "server.log").read_text().splitlines()
+           if x.startswith("{")]  # the structured access log: one JSON object per request
+    assert any(e["path"] == "/v1/labels" and e["status"] == 200 and e["ms"] > 0 for e in log)
 
 
 def test_remote_judge_reward_in_a_real_trl_trainer(scripted_server, tiny_lm, smol_tokenizer, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from rlaif.cli.options import add_judge_args, build, judge_spec, positive_int
 from rlaif.core.errors import RlaifError
@@ -43,7 +44,13 @@ def serve(args: argparse.Namespace) -> int:
           f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs)", flush=True)
     if svc.jobs.resumed_at_start:
         print(f"rlaif: resuming {svc.jobs.resumed_at_start} job(s) interrupted by the last stop", flush=True)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", timeout_graceful_shutdown=30)
+    access = logging.getLogger("rlaif.access")  # one JSON line per request, on stderr
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False, timeout_graceful_shutdown=30)
     return 0
 
 

@@ -5,6 +5,8 @@ with ``--no-auth`` on loopback."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +24,9 @@ from rlaif.judges.base import JudgeBackend
 from rlaif.service import job_routes
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
+
+
+access_log = logging.getLogger("rlaif.access")
 
 
 class LabelRequest(BaseModel):
@@ -129,7 +134,11 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
             resp: Response = JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
         else:
             resp = await call_next(request)
-        svc.metrics.request(request.url.path, resp.status_code, time.perf_counter() - start)
+        took = time.perf_counter() - start
+        svc.metrics.request(request.url.path, resp.status_code, took)
+        access_log.info(json.dumps({"ts": round(time.time(), 3), "client": request.client.host if request.client else None,
+                                    "method": request.method, "path": request.url.path, "status": resp.status_code,
+                                    "ms": round(took * 1000, 1), "bytes_in": int(size) if size and size.isdigit() else None}))
         return resp
 
     @app.exception_handler(RequestValidationError)
