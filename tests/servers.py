@@ -21,6 +21,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(server, url: str, name: str, log=None, limit: float = 120.0) -> None:
+    """Poll ``url`` until it answers; stop the server and raise if its process exits or time runs out."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited at start" + (f": {log.read_text()}" if log else ""))
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    server.close()
+    raise RuntimeError(f"{name} did not come up in {limit:.0f} s")
+
+
 class LlamaServer:
     """``python -m llama_cpp.server`` serving the embedded GGUF; stopped on ``close``."""
 
@@ -31,17 +46,7 @@ class LlamaServer:
             [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
              "--port", str(self.port), "--n_ctx", str(n_ctx), "--logits_all", "true", "--verbose", "false"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("llama_cpp.server exited at start")
-            try:
-                urllib.request.urlopen(self.url + "/models", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.close()
-        raise RuntimeError("llama_cpp.server did not come up in 120 s")
+        wait_until_up(self, self.url + "/models", "llama_cpp.server")
 
     def close(self) -> None:
         self.proc.terminate()
@@ -149,17 +154,7 @@ class RlaifServer:
         self.log = open(Path(data_dir) / "server.log", "w")
         self.proc = subprocess.Popen([sys.executable, *entry, "serve", "--port", str(self.port), "--data-dir",
                                       self.data_dir, *args], stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rlaif serve exited at start: {Path(data_dir, 'server.log').read_text()}")
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        raise RuntimeError("rlaif serve did not come up in 120 s")
+        wait_until_up(self, self.url + "/healthz", "rlaif serve", log=Path(data_dir, "server.log"))
 
     def close(self) -> None:
         self.proc.terminate()

@@ -63,15 +63,26 @@ def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> l
 router = APIRouter()
 
 
+async def _judged(svc: Service, kind: str, settings: dict[str, Any], records: list[dict[str, Any]]) -> list[dict]:
+    """Label (``kind`` "label") or score records with the labeler/scorer for ``settings``, through the
+    batcher; counted in the metrics."""
+    if kind == "label":
+        lab = svc.labeler(settings)
+        key, fn = "label:" + lab.config_hash, lab.label
+    else:
+        sc = svc.scorer(settings)
+        key, fn = "score:" + sc.config_hash, sc.score_records
+    out = await svc.run(key, fn, records)
+    svc.metrics.rows(kind, out)
+    return out
+
+
 @router.post("/v1/labels")
 async def labels(req: LabelRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     """Soft labels for pairs in any row shape ``rlaif label`` reads: the records it writes."""
     _check_count(len(req.pairs), "pairs", svc.cfg.max_items)
     records = _records(req.pairs, "pairs", normalise_row, svc.cfg.max_field_chars)
-    lab = svc.labeler(req.settings)
-    out = await svc.run("label:" + lab.config_hash, lab.label, records)
-    svc.metrics.rows("label", out)
-    return {"labels": [strict_json(r) for r in out]}
+    return {"labels": [strict_json(r) for r in await _judged(svc, "label", req.settings, records)]}
 
 
 @router.post("/v1/scores")
@@ -79,10 +90,7 @@ async def scores(req: ScoreRequest, svc: Service = Depends(service), who: str = 
     """1-10 judge scores and rewards in [-1, 1] for (prompt, response) items: the records ``rlaif score`` writes."""
     _check_count(len(req.items), "items", svc.cfg.max_items)
     records = _records(req.items, "items", normalise_single, svc.cfg.max_field_chars)
-    sc = svc.scorer(req.settings)
-    out = await svc.run("score:" + sc.config_hash, sc.score_records, records)
-    svc.metrics.rows("score", out)
-    return {"scores": [strict_json(r) for r in out]}
+    return {"scores": [strict_json(r) for r in await _judged(svc, "score", req.settings, records)]}
 
 
 @router.post("/get_reward")
@@ -95,10 +103,7 @@ async def get_reward(req: RewardRequest, svc: Service = Depends(service), who: s
     items = [{"id": f"query-{i}", "prompt": p, "response": r}
              for i, (p, r) in enumerate(zip(prompts, split_queries(req.query, prompts)))]
     _check_lengths(items, "query", svc.cfg.max_field_chars)
-    sc = svc.scorer({})
-    out = await svc.run("score:" + sc.config_hash, sc.score_records, items)
-    svc.metrics.rows("score", out)
-    return reward_outputs([r["reward"] for r in out])
+    return reward_outputs([r["reward"] for r in await _judged(svc, "score", {}, items)])
 
 
 @router.get("/healthz")
