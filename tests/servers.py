@@ -21,6 +21,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_until_up(server, url: str, name: str, log=None, limit: float = 120.0) -> None:
     """Poll ``url`` until it answers; stop the server and raise if its process exits or time runs out."""
     deadline = time.time() + limit
@@ -49,11 +59,7 @@ class LlamaServer:
         wait_until_up(self, self.url + "/models", "llama_cpp.server")
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 10)
 
 
 class FaultProxy:
@@ -157,11 +163,7 @@ class RlaifServer:
         wait_until_up(self, self.url + "/healthz", "rlaif serve", log=Path(data_dir, "server.log"))
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 30)  # SIGTERM: a graceful shutdown (the running job checkpoints)
         self.log.close()
 
 

@@ -105,7 +105,9 @@ def open_existing(output: Path, config_hash: str, repair: bool) -> tuple[Existin
     check_settings(ex, config_hash)
     if table is not None:
         check_settings(table, config_hash)
-    moved = move_bad_lines(ex) if repair else refuse_bad(ex)
+    if not repair:
+        refuse_bad(ex)
+    moved = move_bad_lines(ex)  # nothing to move unless repairing
     keep = [not is_invalid_input(r) for r in ex.rows]
     if moved or not all(keep):
         rewrite(ex, keep)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from rlaif.service.metrics import Metrics
 from rlaif.service.store import SqliteJobStore
 
 
+WORKER_CACHE = 64
+
+
 class Service:
     """What the endpoints share: the judge, its one worker (the batcher), labelers and scorers by
     settings, the key store and the metrics."""
@@ -32,8 +36,8 @@ class Service:
         self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.data_dir = Path(cfg.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
-        self._labelers: dict[str, Labeler] = {}
-        self._scorers: dict[str, Scorer] = {}
+        self._workers: dict[str, Labeler | Scorer] = {}  # by kind + settings, most recently used last
+        self._workers_lock = threading.Lock()  # routes, the threadpool and the job thread all ask
         self.metrics = Metrics(self)
         self.jobs = JobManager(self, SqliteJobStore(self.data_dir / "rlaif.db"), self.data_dir)
 
@@ -44,16 +48,24 @@ class Service:
         self.batcher.close()
 
     def labeler(self, settings: dict[str, Any]) -> Labeler:
-        key = json.dumps(settings, sort_keys=True, default=str)
-        if key not in self._labelers:
-            self._labelers[key] = Labeler(self.judge, _settings(LabelerConfig, settings))
-        return self._labelers[key]
+        return self._worker(Labeler, LabelerConfig, settings)
 
     def scorer(self, settings: dict[str, Any]) -> Scorer:
-        key = json.dumps(settings, sort_keys=True, default=str)
-        if key not in self._scorers:
-            self._scorers[key] = Scorer(self.judge, _settings(ScorerConfig, settings))
-        return self._scorers[key]
+        return self._worker(Scorer, ScorerConfig, settings)
+
+    def _worker(self, cls, config, settings: dict[str, Any]):
+        """The labeler or scorer for ``settings`` over the shared judge, built once; the
+        ``WORKER_CACHE`` most recently used are kept (clients cannot grow memory without bound)."""
+        key = cls.__name__ + json.dumps(settings, sort_keys=True, default=str)
+        with self._workers_lock:
+            worker = self._workers.pop(key, None)
+        if worker is None:
+            worker = cls(self.judge, _settings(config, settings))
+        with self._workers_lock:
+            self._workers[key] = worker
+            while len(self._workers) > WORKER_CACHE:
+                self._workers.pop(next(iter(self._workers)))
+        return worker
 
     async def run(self, key: str, fn, items: list) -> list:
         """``fn(items)`` on the judge's worker, in a batch with other requests of the same ``key``; a
