@@ -2,7 +2,8 @@
 
 Subprocess tests use it to kill, relaunch and race whole jobs with exact, known labels and no model:
 ``python tests/scripted_cli.py label IN -o OUT ...``. ``RLAIF_TEST_DELAY`` (seconds per prompt) slows
-the judge so that a kill lands mid-job.
+the judge so that a kill lands mid-job. With ``--engine ray`` it starts a local Ray whose workers install
+the same judge.
 """
 
 from __future__ import annotations
@@ -33,9 +34,27 @@ def _load(spec=None, **options):
     return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))
 
 
+def install() -> None:
+    """Put the scripted judge behind every judge spec of this process (also run in each Ray worker)."""
+    rlaif.judges.load_judge = _load
+    rlaif.judges.judge_id = lambda spec=None: ScriptedJudge.judge_id
+
+
+def _start_local_ray() -> None:
+    """``--engine ray``: a local Ray whose workers install the scripted judge as they start."""
+    import ray
+
+    here = str(Path(__file__).resolve().parent)
+    env = {"PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]),
+           "RLAIF_TEST_DELAY": os.environ.get("RLAIF_TEST_DELAY", "0")}
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": env, "worker_process_setup_hook": "scripted_cli.install"})
+
+
 if __name__ == "__main__":  # patch only in the subprocess this file is run as, never in an importer
     from rlaif.cli import main
 
-    rlaif.judges.load_judge = _load
-
+    install()
+    if "ray" in sys.argv and "--engine" in sys.argv:
+        _start_local_ray()
     sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import rlaif
 
-LAYERS = ["core", "data", "judges", "evaluation", "labeling", "jobs", "training", "integrations", "service", "cli"]
+LAYERS = ["core", "data", "judges", "evaluation", "labeling", "jobs", "training", "integrations", "distributed", "service", "cli"]
 PKG = Path(rlaif.__file__).parent
 
 

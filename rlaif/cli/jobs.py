@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rlaif.cli.options import add_job_args, add_judge_args, build, judge_spec, run_options
+from rlaif.core.errors import RlaifError
+
+from rlaif.cli.options import (add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options,
+                               run_options)
 
 
 def label_args(p: argparse.ArgumentParser) -> None:
@@ -23,6 +26,7 @@ def label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
     add_job_args(p)
+    add_engine_args(p)
     add_judge_args(p)
 
 
@@ -35,8 +39,21 @@ def label(args: argparse.Namespace) -> int:
                 ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot, cot_max_tokens=args.cot_max_tokens,
                 shots=args.shots, orders=args.orders, max_prompt_tokens=args.max_prompt_tokens, method=args.method)
     job = LabelJob(run=run_options(args), judge=judge_spec(args), labeler=cfg, calibration=args.calibration)
-    print("\n".join(label_file(job).lines()))
+    print("\n".join(_run("label", job, args, label_file).lines()))
     return 0
+
+
+def _run(kind: str, job, args: argparse.Namespace, local):
+    """The job on the engine asked for: this process, or Ray (then OUTPUT is a folder of shards)."""
+    if args.engine == "ray":
+        from rlaif.distributed.engine import run_ray_job
+
+        return run_ray_job(kind, job, ray_options(args))
+    given = [f for f in ("workers", "gpus_per_worker", "cpus_per_worker", "ray_address")
+             if getattr(args, f) not in (None, 0, 1)] + (["shard_rows"] if args.shard_rows != 512 else [])
+    if given:
+        raise RlaifError(f"--{given[0].replace('_', '-')} applies to --engine ray only")
+    return local(job)
 
 
 def score_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +62,7 @@ def score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", default="score", help="rating template")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
     add_job_args(p)
+    add_engine_args(p)
     add_judge_args(p)
 
 
@@ -55,5 +73,6 @@ def score(args: argparse.Namespace) -> int:
 
     cfg = build(ScorerConfig, constitution=args.constitution, template=args.template,
                 max_prompt_tokens=args.max_prompt_tokens)
-    print("\n".join(score_file(ScoreJob(run=run_options(args), judge=judge_spec(args), scorer=cfg)).lines()))
+    job = ScoreJob(run=run_options(args), judge=judge_spec(args), scorer=cfg)
+    print("\n".join(_run("score", job, args, score_file).lines()))
     return 0

@@ -29,6 +29,7 @@ def _number(kind: type, low: float, strict: bool, what: str, high: float | None 
 positive_int = _number(int, 1, False, "a whole number of at least 1")
 non_negative_int = _number(int, 0, False, "a whole number of at least 0")
 positive_float = _number(float, 0.0, True, "a number above 0")
+non_negative_float = _number(float, 0.0, False, "a number of at least 0")
 fraction = _number(float, 0.0, False, "in [0, 1]", high=1.0)
 
 
@@ -48,7 +49,7 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
 
 def add_job_args(p: argparse.ArgumentParser) -> None:
     """Options shared by the resumable batch jobs (label, score)."""
-    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet (re-run to resume)")
+    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet, or a folder with --engine ray (re-run to resume)")
     p.add_argument("--limit", type=positive_int, default=None, help="process only the first N rows")
     p.add_argument("--split", default=None, help="split of a saved DatasetDict")
     p.add_argument("--chunk-size", type=positive_int, default=8, help="rows per durable write")
@@ -57,6 +58,27 @@ def add_job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repair", action="store_true", help="move unreadable lines and repeated ids of an existing "
                    "OUTPUT to OUTPUT.rejected.jsonl instead of stopping")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine ray`` and its settings (see ``rlaif.distributed.spec.RayOptions``)."""
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process; ray: a pool of Ray actors, OUTPUT is then a folder of Parquet shards")
+    p.add_argument("--workers", type=positive_int, default=1, help="ray: judge actors (each loads the judge once)")
+    p.add_argument("--gpus-per-worker", type=non_negative_float, default=0,
+                   help="ray: GPUs per actor (a vllm judge runs tensor parallel over them)")
+    p.add_argument("--cpus-per-worker", type=positive_float, default=None,
+                   help="ray: CPUs per actor (default: the cluster's CPUs split between the workers)")
+    p.add_argument("--ray-address", default=None, help="ray: cluster to join ('auto' or ray://HOST:PORT); "
+                   "default: start a local Ray")
+    p.add_argument("--shard-rows", type=positive_int, default=512, help="ray: rows per output shard")
+
+
+def ray_options(args: argparse.Namespace):
+    from rlaif.distributed.spec import RayOptions
+
+    return build(RayOptions, address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                 cpus_per_worker=args.cpus_per_worker, shard_rows=args.shard_rows)
 
 
 def judge_spec(args: argparse.Namespace) -> JudgeSpec:

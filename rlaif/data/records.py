@@ -93,7 +93,13 @@ def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Itera
 
 
 def _read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(location, row) for every row of a .jsonl or .parquet file written by rlaif."""
+    """(location, row) for every row of a .jsonl or .parquet file written by rlaif, or of a folder of
+    Parquet shards written by the Ray engine (its shards in name order, then its invalid rows)."""
+    if path.is_dir():
+        shards = sorted(path.glob("part-*.parquet")) + sorted(path.glob("invalid.parquet"))
+        if not shards:
+            raise RlaifError(f"{path}: a folder without rlaif shards (part-*.parquet)")
+        return [row for shard in shards for row in _read_rows(shard)]
     if path.suffix.lower() == ".parquet":
         import pandas as pd
 
@@ -119,7 +125,7 @@ def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] 
     error too (a row counted twice would skew every figure computed from the file).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RlaifError(f"{path}: no such file")
     rows = []
     first: dict[Any, str] = {}

@@ -43,12 +43,18 @@ class JobSummary:
     output: str = ""
     missing_name: str = "NaN labels"
     other_rows: int = 0
+    startup: float | None = None  # Ray engine: seconds to start or join Ray (not in ``seconds``)
+    first_result: float | None = None  # Ray engine: seconds until the first rows came back
+
 
     def lines(self) -> list[str]:
         rate = self.done_now / self.seconds if self.seconds > 0 else float("nan")
         out = [f"rows: {self.total} ({self.resumed} resumed from an earlier run, {self.done_now} done now, "
                f"{self.invalid} invalid input rows)",
                f"rate: {rate:.2f} rows/s over {self.seconds:.1f}s"]
+        if self.startup is not None:
+            out.append(f"ray: {self.startup:.1f}s to start or join Ray (not in the rate); first rows after "
+                       f"{self.first_result:.1f}s (actors starting and loading the judge, in the rate)")
         if self.consistency_known:
             out.append(f"position consistency: {self.consistent / self.consistency_known:.1%} "
                        f"of {self.consistency_known} rows pick the same response in both orders")

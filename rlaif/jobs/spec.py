@@ -15,7 +15,8 @@ class RunOptions(BaseModel):
     """Where a job reads and writes, and how it runs."""
 
     input: str = Field(description="Input: .jsonl, .parquet, .csv or a saved Hugging Face dataset folder.")
-    output: str = Field(description="Output .jsonl or .parquet; re-running the same job resumes it.")
+    output: str = Field(description="Output .jsonl or .parquet (a folder of Parquet shards on the Ray engine); "
+                        "re-running the same job resumes it.")
     limit: int | None = Field(None, ge=1, description="Process only the first N input rows.")
     split: str | None = Field(None, description="Split of a saved DatasetDict.")
     chunk_size: int = Field(8, ge=1, description="Rows per durable write.")

@@ -3,7 +3,7 @@
 
 from rlaif.judges.base import JudgeBackend, LabelLogprobs, Messages, Usage, metered
 from rlaif.judges.embedded import EMBEDDED_ENGINE, embedded_gguf
-from rlaif.judges.registry import listing, load_judge
+from rlaif.judges.registry import judge_id, listing, load_judge
 
-__all__ = ["EMBEDDED_ENGINE", "JudgeBackend", "LabelLogprobs", "Messages", "Usage", "embedded_gguf", "listing",
+__all__ = ["EMBEDDED_ENGINE", "JudgeBackend", "LabelLogprobs", "Messages", "Usage", "embedded_gguf", "judge_id", "listing",
            "load_judge", "metered"]

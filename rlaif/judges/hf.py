@@ -125,12 +125,18 @@ class HFOptions(BaseModel):
                               "the model's own on GPU)")
 
 
+def _path(arg: str) -> Path:
+    return embedded_gguf() if arg == "embedded" else Path(arg)
+
+
+def _ident(arg: str) -> str:
+    path = _path(arg)
+    return f"hf:{path.stem if path.suffix == '.gguf' else path.name}"
+
+
 def _build(arg: str, options: dict) -> HFJudge:
-    if arg == "embedded":
-        path = embedded_gguf()
-        return HFJudge.from_pretrained(str(path), judge_id=f"hf:{path.stem}", **options)
-    return HFJudge.from_pretrained(arg, **options)
+    return HFJudge.from_pretrained(str(_path(arg)), judge_id=_ident(arg), **options)
 
 
 KIND = JudgeKind("hf", "PATH", "a local transformers model directory or GGUF file, CPU or GPU ('hf:embedded')",
-                 HFOptions, _build)
+                 HFOptions, _build, _ident)

@@ -130,12 +130,17 @@ class LlamaCppOptions(BaseModel):
     n_threads: int | None = Field(None, ge=1, description="llamacpp judges: CPU threads (default: all cores)")
 
 
+def _path(arg: str) -> Path:
+    return embedded_gguf() if arg == "embedded" else Path(arg)
+
+
+def _ident(arg: str) -> str:
+    return f"llamacpp:{_path(arg).stem}"
+
+
 def _build(arg: str, options: dict) -> LlamaCppJudge:
-    if arg == "embedded":
-        path = embedded_gguf()
-        return LlamaCppJudge(path, judge_id=f"llamacpp:{path.stem}", **options)
-    return LlamaCppJudge(arg, **options)
+    return LlamaCppJudge(_path(arg), judge_id=_ident(arg), **options)
 
 
 KIND = JudgeKind("llamacpp", "PATH", "a GGUF file through llama.cpp on CPU ('llamacpp:embedded' for the shipped model)",
-                 LlamaCppOptions, _build)
+                 LlamaCppOptions, _build, _ident)

@@ -30,6 +30,7 @@ class JudgeKind:
     summary: str
     options: type[BaseModel]
     build: Callable[[str, dict[str, Any]], JudgeBackend]
+    ident: Callable[[str], str] | None = None  # the judge_id ``build`` gives, without loading (default PREFIX:ARG)
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +72,13 @@ def check_options(spec: str | None, options: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as e:
         err = e.errors()[0]
         raise RlaifError(f"judge option '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+
+
+def judge_id(spec: str | None = None) -> str:
+    """The ``judge_id`` the judge of ``spec`` records in its rows, known without loading the model (a Ray
+    driver checks a resumed output's settings before any worker loads the judge)."""
+    kind, arg = parse_spec(spec)
+    return kind.ident(arg) if kind.ident else f"{kind.prefix}:{arg}"
 
 
 def load_judge(spec: str | None = None, **options: Any) -> JudgeBackend:
