@@ -68,6 +68,14 @@ class ScriptedJudge:
         self.generated += len(prompts)
         return [f"rationale {i}" for i in range(len(prompts))]
 
+    CANDIDATES = ("a GOOD reply", "a plain reply", "a BAD reply", "another plain reply", "one more GOOD one")
+
+    def sample(self, prompts, sampling):
+        """As a policy: n replies per prompt, cycling through CANDIDATES from a seed-dependent start."""
+        self.generated += len(prompts) * sampling.n
+        return [[self.CANDIDATES[(sampling.seed + k) % len(self.CANDIDATES)] for k in range(sampling.n)]
+                for _ in prompts]
+
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))

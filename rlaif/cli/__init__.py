@@ -13,9 +13,11 @@ from rlaif.core.errors import RlaifError
 
 # name -> (module, function, help); the module has FUNCTION_args(parser) and FUNCTION(args) -> exit code
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "generate": ("rlaif.cli.jobs", "generate", "sample n candidate responses per prompt from a policy"),
     "label": ("rlaif.cli.jobs", "label", "label preference pairs with soft labels P(response_a preferred)"),
     "score": ("rlaif.cli.jobs", "score", "rate single responses 1-10 with the judge (direct RLAIF); writes score, "
               "reward in [-1, 1]"),
+    "rank": ("rlaif.cli.rank", "rank", "rank each prompt's candidates: Bradley-Terry on soft labels, or judge scores"),
     "compare": ("rlaif.cli.evaluate", "compare", "compare AI soft labels with human labels; writes a Markdown/HTML "
                 "report with plots"),
     "calibrate": ("rlaif.cli.evaluate", "calibrate", "fit a temperature (and bias) to human labels; report ECE "

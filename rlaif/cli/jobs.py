@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rlaif.core.errors import RlaifError
+from rlaif.data.candidates import parse_strategy
 
-from rlaif.cli.options import (add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options,
-                               run_options)
+from rlaif.cli.options import (add_engine_args, add_job_args, add_judge_args, build, fraction, judge_spec,
+                               non_negative_float, positive_int, ray_options, run_options)
 
 
 def label_args(p: argparse.ArgumentParser) -> None:
@@ -25,6 +26,9 @@ def label_args(p: argparse.ArgumentParser) -> None:
                    help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline")
     p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
+    p.add_argument("--pairs", default=None, help="candidate rows from 'rlaif generate': all (n(n-1)/2 pairs), "
+                   "adjacent (a cycle of n) or random:K (K seeded pairs per prompt)")
+    p.add_argument("--pair-seed", type=int, default=0, help="seed of --pairs random:K")
     add_job_args(p)
     add_engine_args(p)
     add_judge_args(p)
@@ -38,7 +42,13 @@ def label(args: argparse.Namespace) -> int:
     cfg = build(LabelerConfig, constitution=args.constitution, template=args.template, principles=args.principles,
                 ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot, cot_max_tokens=args.cot_max_tokens,
                 shots=args.shots, orders=args.orders, max_prompt_tokens=args.max_prompt_tokens, method=args.method)
-    job = LabelJob(run=run_options(args), judge=judge_spec(args), labeler=cfg, calibration=args.calibration)
+    if args.pairs:
+        try:
+            parse_strategy(args.pairs)
+        except ValueError as e:
+            raise RlaifError(str(e)) from None
+    job = LabelJob(run=run_options(args), judge=judge_spec(args), labeler=cfg, calibration=args.calibration,
+                   pairs=args.pairs, pair_seed=args.pair_seed)
     print("\n".join(_run("label", job, args, label_file).lines()))
     return 0
 
@@ -75,4 +85,31 @@ def score(args: argparse.Namespace) -> int:
                 max_prompt_tokens=args.max_prompt_tokens)
     job = ScoreJob(run=run_options(args), judge=judge_spec(args), scorer=cfg)
     print("\n".join(_run("score", job, args, score_file).lines()))
+    return 0
+
+
+def generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="prompts: rows with a prompt (text or messages), messages, or chosen/rejected pairs "
+                   "(their context); .jsonl, .parquet, .csv or a saved dataset")
+    p.add_argument("-n", type=positive_int, default=4, help="responses sampled per prompt")
+    p.add_argument("--temperature", type=non_negative_float, default=0.8, help="sampling temperature (0: greedy)")
+    p.add_argument("--top-p", type=fraction, default=0.95, help="nucleus sampling mass")
+    p.add_argument("--max-new-tokens", type=positive_int, default=256, help="longest response in tokens")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (each prompt's seed derives from it)")
+    p.add_argument("--system", default=None, help="system message put before every conversation")
+    add_job_args(p)
+    add_judge_args(p, role="policy")
+
+
+def generate(args: argparse.Namespace) -> int:
+    from rlaif.jobs.pipeline import generate_file
+    from rlaif.jobs.spec import GenerateJob
+    from rlaif.judges.sampling import Sampling
+    from rlaif.labeling.generator import GeneratorConfig
+
+    sampling = build(Sampling, n=args.n, temperature=args.temperature, top_p=args.top_p,
+                     max_new_tokens=args.max_new_tokens, seed=args.seed)
+    job = GenerateJob(run=run_options(args), policy=judge_spec(args, role="policy"),
+                      generator=build(GeneratorConfig, sampling=sampling, system=args.system))
+    print("\n".join(generate_file(job).lines()))
     return 0

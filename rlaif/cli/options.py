@@ -33,11 +33,11 @@ non_negative_float = _number(float, 0.0, False, "a number of at least 0")
 fraction = _number(float, 0.0, False, "in [0, 1]", high=1.0)
 
 
-def add_judge_args(p: argparse.ArgumentParser) -> None:
-    """``--judge`` and one flag per backend option (see ``rlaif.judges.registry``)."""
+def add_judge_args(p: argparse.ArgumentParser, role: str = "judge") -> None:
+    """``--judge`` (or ``--policy``) and one flag per backend option (see ``rlaif.judges.registry``)."""
     from rlaif.judges.registry import cli_options
 
-    p.add_argument("--judge", default=None, help="judge spec (see 'rlaif judges'); default: embedded")
+    p.add_argument(f"--{role}", default=None, help=f"{role} spec (see 'rlaif judges'); default: embedded")
     for name, (typ, choices, help_text, _) in cli_options().items():
         flag = "--" + name.replace("_", "-")
         if typ is bool:
@@ -81,13 +81,14 @@ def ray_options(args: argparse.Namespace):
                  cpus_per_worker=args.cpus_per_worker, shard_rows=args.shard_rows)
 
 
-def judge_spec(args: argparse.Namespace) -> JudgeSpec:
-    """The judge spec from ``--judge`` and the backend flags given; a flag that does not apply to that
-    judge is a one-line error (checked by the registry, before anything loads)."""
+def judge_spec(args: argparse.Namespace, role: str = "judge") -> JudgeSpec:
+    """The judge spec from ``--judge`` (or ``--policy``) and the backend flags given; a flag that does not
+    apply to that backend is a one-line error (checked by the registry, before anything loads)."""
     from rlaif.judges.registry import check_options, cli_options
 
+    spec = getattr(args, role)
     given = {n: getattr(args, n) for n in cli_options() if getattr(args, n, None) is not None}
-    return JudgeSpec(spec=args.judge, options=check_options(args.judge, given))
+    return JudgeSpec(spec=spec, options=check_options(spec, given))
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rlaif.cli.options import fraction
+from rlaif.core.errors import RlaifError
 
 
 def train_rm_args(p: argparse.ArgumentParser) -> None:
@@ -69,9 +70,27 @@ def eval_rm(args: argparse.Namespace) -> int:
 
 
 def export_dpo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("labels", help="label records from 'rlaif label'")
+    from rlaif.training.dpo import STRATEGIES
+
+    p.add_argument("labels", help="label records from 'rlaif label', or ranked rows from 'rlaif rank'")
     p.add_argument("-o", "--output", required=True, help=".jsonl or .parquet")
-    p.add_argument("--min-confidence", type=fraction, default=0.0, help="keep pairs with |2p-1| >= this")
+    p.add_argument("--min-confidence", type=fraction, default=0.0, help="label records: keep pairs with |2p-1| >= this")
+    p.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="ranked rows: which pairs of each prompt's ranking to write (default best-worst)")
+    p.add_argument("--min-margin", type=float, default=0.0,
+                   help="ranked rows: keep pairs whose score difference is at least this")
+
+
+def _export_ranked(args: argparse.Namespace, recs: list) -> int:
+    from rlaif.core.schema import DPO_EXPORT_FIELDS
+    from rlaif.data.records import write_atomic
+    from rlaif.training.dpo import export_ranked_rows
+
+    rows = export_ranked_rows(recs, args.strategy or "best-worst", args.min_margin)
+    write_atomic(args.output, rows, columns=DPO_EXPORT_FIELDS + ("margin",))
+    print(f"wrote {len(rows)} pairs from {len(recs)} ranked prompts to {args.output} (strategy "
+          f"{args.strategy or 'best-worst'}, margin >= {args.min_margin})")
+    return 0
 
 
 def export_dpo(args: argparse.Namespace) -> int:
@@ -79,6 +98,11 @@ def export_dpo(args: argparse.Namespace) -> int:
     from rlaif.training.dpo import export_rows
     from rlaif.core.schema import DPO_EXPORT_FIELDS, check_label_record
 
+    recs = read_records(args.labels, unique_ids=True)
+    if recs and "ranked_by" in recs[0]:
+        return _export_ranked(args, recs)
+    if args.strategy or args.min_margin:
+        raise RlaifError(f"{args.labels}: --strategy and --min-margin apply to ranked rows from 'rlaif rank'")
     recs = read_records(args.labels, check_label_record, unique_ids=True)
     rows = export_rows(recs, args.min_confidence)
     write_atomic(args.output, rows, columns=DPO_EXPORT_FIELDS)

@@ -58,6 +58,14 @@ SINGLE_FIELDS = ("id", "prompt", "response")
 SCORE_FIELDS = ("score", "reward", "probs", "entropy", "truncated", "error", "judge", "constitution", "template",
                 "config_hash")
 
+# ``rlaif generate``: n sampled responses per prompt (``messages`` is the conversation the policy saw)
+CANDIDATE_FIELDS = ("id", "prompt", "messages", "responses", "policy", "sampling", "error", "config_hash")
+# pairs made from candidates (``rlaif label --pairs``) carry these besides the pair fields
+GROUP_FIELDS = ("group", "candidate_a", "candidate_b")
+# ``rlaif rank``: one row per prompt; ``scores``/``ranks`` follow ``ranked_by`` (rank 1 = best)
+RANKED_FIELDS = ("id", "prompt", "responses", "ranked_by", "scores", "ranks", "bt_scores", "bt_log_likelihood",
+                 "pairs_used", "judge_scores", "config_hash", "judge", "constitution", "template")
+
 INVALID_INPUT = "invalid input: "
 
 
@@ -74,6 +82,12 @@ def score_record(item: dict[str, Any], provenance: dict[str, str], **values: Any
     """A score record (``rlaif score``): the item, the score fields unset, the provenance, then ``values``."""
     blank = {"score": None, "reward": None, "probs": None, "entropy": None, "truncated": False, "error": None}
     return {**item, **blank, **provenance, **values}
+
+
+def candidate_record(item: dict[str, Any], provenance: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """A candidate record (``rlaif generate``): the prompt, no responses yet, the provenance, then ``values``."""
+    return {"id": item.get("id"), "prompt": item.get("prompt"), "messages": item.get("messages"),
+            "responses": None, "error": None, **provenance, **values}
 
 
 def missing_reasons(records: Iterable[dict[str, Any]], value_field: str = "p_a") -> dict[str, int]:

@@ -7,6 +7,9 @@ Accepted row shapes (detected per row):
   and TRL implicit-prompt rows ``chosen, rejected`` whose shared prefix is the prompt;
 * HH-RLHF transcripts: ``chosen``/``rejected`` strings of "\\n\\nHuman: ... \\n\\nAssistant: ..." turns
   that differ only in the final Assistant turn.
+
+Prompt rows for ``rlaif generate`` (``normalise_prompt``) are any of these, or a plain ``prompt`` (text or
+messages), or ``messages``; candidate rows (``prompt, responses``) become pairs in ``rlaif.data.candidates``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from rlaif.core.text import is_messages as _is_messages
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 
 
-def _text(value: Any, loc: str, fname: str) -> str:
+def text_field(value: Any, loc: str, fname: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"{loc} field '{fname}' is missing")
     if not isinstance(value, str):
@@ -45,7 +48,7 @@ def parse_hh(transcript: str) -> list[dict[str, str]]:
 def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tuple[list, str]:
     if not msgs or msgs[-1].get("role") != "assistant":
         raise ValueError(f"{loc} field '{fname}' must end with an assistant turn")
-    return list(msgs[:-1]), _text(msgs[-1].get("content"), loc, fname)
+    return list(msgs[:-1]), text_field(msgs[-1].get("content"), loc, fname)
 
 
 def parse_human_label(value: Any, loc: str) -> float | None:
@@ -64,7 +67,7 @@ def parse_human_label(value: Any, loc: str) -> float | None:
     raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
 
 
-def _row_id(row: dict[str, Any], index: int) -> str:
+def row_id(row: dict[str, Any], index: int) -> str:
     """The row's ``id`` column as a string, or "row-N" (0-based position in the source) when absent."""
     rid = row.get("id")
     missing = rid is None or (isinstance(rid, float) and math.isnan(rid))
@@ -72,7 +75,7 @@ def _row_id(row: dict[str, Any], index: int) -> str:
 
 
 def _prompt(value: Any, loc: str) -> str:
-    return flatten_messages(value) if _is_messages(value) else _text(value, loc, "prompt")
+    return flatten_messages(value) if _is_messages(value) else text_field(value, loc, "prompt")
 
 
 def _same_context(ctx_c: list, ctx_r: list, loc: str) -> None:
@@ -86,7 +89,7 @@ def _conversational(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
     ctx_r, b = _split_conversation(list(row["rejected"]), loc, "rejected")
     prompt = row.get("prompt")
     if prompt is not None:
-        ctx = list(prompt) if _is_messages(prompt) else [{"role": "user", "content": _text(prompt, loc, "prompt")}]
+        ctx = list(prompt) if _is_messages(prompt) else [{"role": "user", "content": text_field(prompt, loc, "prompt")}]
         ctx_c, ctx_r = ctx + ctx_c, ctx + ctx_r
     _same_context(ctx_c, ctx_r, loc)
     if not ctx_c:
@@ -97,7 +100,7 @@ def _conversational(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
 def _strings(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
     """(prompt, chosen, rejected) of string rows: explicit prompt, HH-RLHF transcripts, or TRL's
     implicit prompt (the shared prefix)."""
-    chosen, rejected = _text(row.get("chosen"), loc, "chosen"), _text(row.get("rejected"), loc, "rejected")
+    chosen, rejected = text_field(row.get("chosen"), loc, "chosen"), text_field(row.get("rejected"), loc, "rejected")
     if row.get("prompt") is not None:
         return _prompt(row["prompt"], loc), chosen, rejected
     if chosen.startswith("\n\nHuman:"):
@@ -106,17 +109,17 @@ def _strings(row: dict[str, Any], loc: str) -> tuple[str, str, str]:
         _same_context(ctx_c, ctx_r, loc)
         return flatten_messages(ctx_c), a, b
     n = len(os.path.commonprefix([chosen, rejected]))
-    return (_text(chosen[:n], loc, "prompt"), _text(chosen[n:], loc, "chosen"),
-            _text(rejected[n:], loc, "rejected"))
+    return (text_field(chosen[:n], loc, "prompt"), text_field(chosen[n:], loc, "chosen"),
+            text_field(rejected[n:], loc, "rejected"))
 
 
 def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
     """Turn one source row into a pair record; raises ValueError naming ``loc`` and the field."""
-    rid = _row_id(row, index)
+    rid = row_id(row, index)
     if "response_a" in row or "response_b" in row:
         return {"id": rid, "prompt": _prompt(row.get("prompt"), loc),
-                "response_a": _text(row.get("response_a"), loc, "response_a"),
-                "response_b": _text(row.get("response_b"), loc, "response_b"),
+                "response_a": text_field(row.get("response_a"), loc, "response_a"),
+                "response_b": text_field(row.get("response_b"), loc, "response_b"),
                 "human_label": parse_human_label(row.get("human_label"), loc)}
     if "chosen" in row or "rejected" in row:
         conversational = _is_messages(row.get("chosen")) and _is_messages(row.get("rejected"))
@@ -124,6 +127,8 @@ def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
         if chosen_in_slot_b(prompt, a, b):
             return {"id": rid, "prompt": prompt, "response_a": b, "response_b": a, "human_label": 0.0}
         return {"id": rid, "prompt": prompt, "response_a": a, "response_b": b, "human_label": 1.0}
+    if "responses" in row:
+        raise ValueError(f"{loc}: a candidate row ('responses'); label it with --pairs all|adjacent|random:K")
     raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
                      f"(found: {', '.join(sorted(row)) or 'none'})")
 
@@ -139,10 +144,39 @@ def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
 def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
     """A single-response record for scoring: ``id, prompt, response`` (``completion`` is accepted for
     ``response``; either may be a conversational message list)."""
-    rid = _row_id(row, index)
+    rid = row_id(row, index)
     prompt = _prompt(row.get("prompt"), loc)
     key = "response" if "response" in row or "completion" not in row else "completion"
     resp = row.get(key)
     if _is_messages(resp):
         resp = resp[-1].get("content") if len(resp) else None
-    return {"id": rid, "prompt": prompt, "response": _text(resp, loc, key)}
+    return {"id": rid, "prompt": prompt, "response": text_field(resp, loc, key)}
+
+
+def _context(row: dict[str, Any], loc: str) -> list[dict[str, Any]]:
+    """The conversation a policy should answer: ``prompt`` (text or messages), ``messages`` (a final
+    assistant turn is dropped), or the context of a chosen/rejected pair."""
+    if row.get("prompt") is not None:
+        p = row["prompt"]
+        return list(p) if _is_messages(p) else [{"role": "user", "content": text_field(p, loc, "prompt")}]
+    if _is_messages(row.get("messages")):
+        msgs = list(row["messages"])
+        return msgs[:-1] if msgs and msgs[-1].get("role") == "assistant" else msgs
+    chosen = row.get("chosen")
+    if _is_messages(chosen):
+        return _split_conversation(list(chosen), loc, "chosen")[0]
+    if isinstance(chosen, str) and chosen.startswith("\n\nHuman:"):
+        return _split_conversation(parse_hh(chosen), loc, "chosen")[0]
+    raise ValueError(f"{loc} field 'prompt' is missing (found: {', '.join(sorted(row)) or 'none'})")
+
+
+def normalise_prompt(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
+    """A prompt record for ``rlaif generate``: ``id, prompt`` (flattened text, as the judge reads it) and
+    ``messages`` (what the policy is given; it must end with a user turn)."""
+    msgs = _context(row, loc)
+    if not msgs or msgs[-1].get("role") != "user":
+        raise ValueError(f"{loc} field 'prompt' must end with a user turn")
+    for m in msgs:
+        text_field(m.get("content"), loc, "prompt")
+    return {"id": row_id(row, index), "prompt": flatten_messages(msgs),
+            "messages": [{"role": m["role"], "content": m["content"]} for m in msgs]}

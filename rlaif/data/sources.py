@@ -102,11 +102,14 @@ def load_pairs(path: str | Path, *, limit: int | None = None, split: str | None 
         try:
             if isinstance(row, Exception):
                 raise row
-            rec = normalise(row, index, loc)
-            if rec["id"] in seen:
-                raise ValueError(f"{loc} field 'id' = {rec['id']!r} repeats {seen[rec['id']]}")
-            seen[rec["id"]] = loc
-            out.records.append(rec)
+            made = normalise(row, index, loc)  # one record, or several (a candidate row's pairs)
+            made = made if isinstance(made, list) else [made]
+            for rec in made:
+                if rec["id"] in seen:
+                    raise ValueError(f"{loc} field 'id' = {rec['id']!r} repeats {seen[rec['id']]}")
+            for rec in made:
+                seen[rec["id"]] = loc
+            out.records.extend(made)
         except ValueError as e:
             bad_seen[raw] = bad_seen.get(raw, -1) + 1
             out.invalid.append((invalid_id(raw, bad_seen[raw]), str(e)))

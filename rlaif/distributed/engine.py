@@ -44,7 +44,8 @@ def driver_task(kind: str, job: LabelJob | ScoreJob, judge_factory: Callable | N
     from rlaif import judges
 
     judge = judge_factory() if judge_factory else JudgeIdentity(judges.judge_id(job.judge.spec))
-    return label_task(build_labeler(job, judge)) if kind == "label" else score_task(build_scorer(job, judge))
+    return (label_task(build_labeler(job, judge), job.pairs, job.pair_seed) if kind == "label"
+            else score_task(build_scorer(job, judge)))
 
 
 def _stream(out: Path, kind: str, job, todo: list[tuple[int, dict]], opts: RayOptions, task: Task,

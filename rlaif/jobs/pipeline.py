@@ -4,9 +4,10 @@ summary out. Nothing above this layer builds judges, hashes settings or writes r
 
 from __future__ import annotations
 
-from rlaif.data.normalise import normalise_single
+from rlaif.data.candidates import pair_normaliser, single_normaliser
+from rlaif.data.normalise import normalise_prompt, normalise_single
 from rlaif.jobs.runner import JobSummary, Task, run_job
-from rlaif.jobs.spec import JudgeSpec, LabelJob, ScoreJob
+from rlaif.jobs.spec import GenerateJob, JudgeSpec, LabelJob, ScoreJob
 from rlaif.judges.base import JudgeBackend, metered
 
 
@@ -41,25 +42,47 @@ def build_scorer(job: ScoreJob, judge: JudgeBackend | None = None):
     return Scorer(judge or build_judge(job.judge), job.scorer)
 
 
-def label_task(labeler) -> Task:
-    """What a label job does with each chunk, and how its output is recognised."""
-    return Task(labeler.label, labeler.config_hash, invalid_record=labeler.invalid_record)
+def build_generator(job: GenerateJob, policy: JudgeBackend | None = None):
+    """The generator of a generate job, with its policy."""
+    from rlaif.labeling.generator import Generator
+
+    return Generator(policy or build_judge(job.policy), job.generator)
+
+
+def label_task(labeler, pairs: str | None = None, pair_seed: int = 0) -> Task:
+    """What a label job does with each chunk, and how its output is recognised; ``pairs`` turns
+    candidate rows into the pairs to label (``rlaif.data.candidates``)."""
+    return Task(labeler.label, labeler.config_hash, invalid_record=labeler.invalid_record,
+                normalise=pair_normaliser(pairs, pair_seed))
 
 
 def score_task(scorer) -> Task:
-    """What a score job does with each chunk, and how its output is recognised."""
+    """What a score job does with each chunk (candidate rows give one row per response)."""
     return Task(scorer.score_records, scorer.config_hash, invalid_record=scorer.invalid_record,
-                normalise=normalise_single, value_field="reward", missing_name="unscored rows", desc="scoring")
+                normalise=single_normaliser(normalise_single), value_field="reward", missing_name="unscored rows",
+                desc="scoring")
+
+
+def generate_task(generator) -> Task:
+    """What a generate job does with each chunk of prompts."""
+    return Task(generator.generate, generator.config_hash, invalid_record=generator.invalid_record,
+                normalise=normalise_prompt, value_field="responses", missing_name="prompts without responses",
+                desc="generating")
 
 
 def label_file(job: LabelJob, judge: JudgeBackend | None = None) -> JobSummary:
     """Label a file of pairs (resumable); ``judge`` shares an already loaded judge."""
-    return run_metered(job.run, label_task(build_labeler(job, judge)))
+    return run_metered(job.run, label_task(build_labeler(job, judge), job.pairs, job.pair_seed))
 
 
 def score_file(job: ScoreJob, judge: JudgeBackend | None = None) -> JobSummary:
     """Score a file of (prompt, response) rows (resumable); ``judge`` shares a loaded judge."""
     return run_metered(job.run, score_task(build_scorer(job, judge)))
+
+
+def generate_file(job: GenerateJob, policy: JudgeBackend | None = None) -> JobSummary:
+    """Sample candidates for every prompt of a file (resumable); ``policy`` shares a loaded model."""
+    return run_metered(job.run, generate_task(build_generator(job, policy)))
 
 
 def run_metered(run, task: Task, on_progress=None) -> JobSummary:

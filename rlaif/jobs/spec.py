@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rlaif.labeling.generator import GeneratorConfig
 from rlaif.labeling.labeler import LabelerConfig
 from rlaif.labeling.scorer import ScorerConfig
 
@@ -41,6 +42,9 @@ class LabelJob(BaseModel):
     judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge.")
     labeler: LabelerConfig = Field(default_factory=LabelerConfig, description="Labeler settings.")
     calibration: str | None = Field(None, description="Calibration JSON from 'rlaif calibrate' to apply to p_a.")
+    pairs: str | None = Field(None, description="Candidate rows ('rlaif generate'): which pairs to label, "
+                              "all | adjacent | random:K.")
+    pair_seed: int = Field(0, description="Seed of --pairs random:K.")
 
 
 class ScoreJob(BaseModel):
@@ -49,3 +53,11 @@ class ScoreJob(BaseModel):
     run: RunOptions
     judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge.")
     scorer: ScorerConfig = Field(default_factory=ScorerConfig, description="Scorer settings.")
+
+
+class GenerateJob(BaseModel):
+    """Sample n responses per prompt of a file from a policy (candidates for labelling and ranking)."""
+
+    run: RunOptions
+    policy: JudgeSpec = Field(default_factory=JudgeSpec, description="The policy (any judge spec).")
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Sampling settings.")

@@ -11,7 +11,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Protocol, Sequence, runtime_checkable
 
 from rlaif.core.text import Messages
 
@@ -125,3 +125,12 @@ class JudgeBackend(Protocol):
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         """Greedy assistant replies, at most ``max_new_tokens`` tokens each, in order."""
         ...
+
+    def sample(self, prompts: Sequence[Messages], sampling: "Sampling") -> list[list[str]]:
+        """``sampling.n`` sampled assistant replies per prompt (the model as a policy), in order; the same
+        prompt and seed give the same replies (``rlaif.judges.sampling.prompt_seed``)."""
+        ...
+
+
+if TYPE_CHECKING:
+    from rlaif.judges.sampling import Sampling

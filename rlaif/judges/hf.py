@@ -13,6 +13,7 @@ from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.embedded import embedded_gguf
 from rlaif.judges.registry import JudgeKind
+from rlaif.judges.sampling import Sampling, prompt_seed
 
 
 class HFJudge:
@@ -115,6 +116,26 @@ class HFJudge:
             for r, i in enumerate(idx):
                 self.usage.add(completion_tokens=int((new[r] != self.tok.pad_token_id).sum()))
                 out[i] = self.tok.decode(new[r], skip_special_tokens=True).strip()
+        return out
+
+    def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        """n replies per prompt in one ``generate`` call (``num_return_sequences``), torch seeded per prompt
+        with ``prompt_seed``; no top-k cut besides top-p."""
+        out = []
+        for msgs in prompts:
+            enc = self.tok(self.render(msgs), return_tensors="pt", add_special_tokens=False).to(self.model.device)
+            torch.manual_seed(prompt_seed(sampling.seed, msgs))
+            greedy = sampling.temperature == 0
+            kw = {} if greedy else {"temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
+            with torch.inference_mode():
+                gen = self.model.generate(**enc, max_new_tokens=sampling.max_new_tokens, do_sample=not greedy,
+                                          num_return_sequences=1 if greedy else sampling.n,
+                                          pad_token_id=self.tok.pad_token_id, **kw)
+            new = gen[:, enc["input_ids"].shape[1]:]
+            new = new.repeat(sampling.n, 1) if greedy else new  # greedy: n copies of the one reply
+            self.usage.add(requests=1, prompt_tokens=int(enc["input_ids"].shape[1]),
+                           completion_tokens=int((new != self.tok.pad_token_id).sum()))
+            out.append([self.tok.decode(row, skip_special_tokens=True).strip() for row in new])
         return out
 
 

@@ -16,6 +16,7 @@ from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, plain_chat
 from rlaif.judges.embedded import embedded_gguf
 from rlaif.judges.registry import JudgeKind
+from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
 
 
 class LlamaCppJudge:
@@ -103,26 +104,39 @@ class LlamaCppJudge:
             out.append(LabelLogprobs({lab: float(np.logaddexp.reduce(lp[ids[lab]])) for lab in labels}))
         return out
 
+    def _decode(self, tokens: list[int], max_new_tokens: int, pick) -> str:
+        """Evaluate ``tokens`` (reusing the cached prefix), then add tokens chosen by ``pick(logits)``."""
+        self._eval_to(tokens)
+        self.usage.add(requests=1)
+        new: list[int] = []
+        for _ in range(max_new_tokens):
+            nxt = pick(np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)))
+            if nxt in self._stop:
+                break
+            new.append(nxt)
+            if len(tokens) + len(new) >= self.context_length:
+                break
+            self.llm.eval([nxt])
+        self.usage.add(completion_tokens=len(new))
+        return self.llm.detokenize(new).decode("utf-8", "replace").strip()
+
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        return [self._decode(self._tokens(self.render(m)), max_new_tokens, lambda lg: int(lg.argmax()))
+                for m in prompts]
+
+    def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        """n replies per prompt, each drawn with its own numpy generator seeded by ``prompt_seed``; the
+        prompt's KV cache is reused between the n replies."""
         out = []
         for msgs in prompts:
             tokens = self._tokens(self.render(msgs))
-            self._eval_to(tokens)
-            self.usage.add(requests=1)
-            new: list[int] = []
-            for _ in range(max_new_tokens):
-                lp = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,))
-                nxt = int(lp.argmax())
-                if nxt in self._stop:
-                    break
-                new.append(nxt)
-                if len(tokens) + len(new) >= self.context_length:
-                    break
-                self.llm.eval([nxt])
-            self.usage.add(completion_tokens=len(new))
-            out.append(self.llm.detokenize(new).decode("utf-8", "replace").strip())
+            replies = []
+            for k in range(sampling.n):
+                rng = np.random.default_rng(prompt_seed(sampling.seed, msgs, k))
+                pick = lambda lg, rng=rng: sample_token(lg, sampling.temperature, sampling.top_p, rng)  # noqa: E731
+                replies.append(self._decode(tokens, sampling.max_new_tokens, pick))
+            out.append(replies)
         return out
-
 
 
 class LlamaCppOptions(BaseModel):

@@ -25,6 +25,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.registry import JudgeKind
+from rlaif.judges.sampling import Sampling, prompt_seed
 
 T = TypeVar("T")
 log = logging.getLogger("rlaif.judges.openai")
@@ -246,6 +247,21 @@ class OpenAIJudge:
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         return self._run(lambda: self.agenerate(prompts, max_new_tokens))
+
+    async def asample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        async def one(client, msgs):
+            kw = P.sample_payload(self.model, msgs, sampling, prompt_seed(sampling.seed, msgs))
+            resp = await self._call(lambda: client.chat.completions.create(**kw))
+            self._account(resp)
+            texts = P.texts_from_chat(resp)
+            if len(texts) != sampling.n:
+                raise RlaifError(f"openai judge: asked for n={sampling.n} replies, the server sent {len(texts)} "
+                                 "(does it support n?)")
+            return texts
+        return await self._gather(list(prompts), one)
+
+    def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        return self._run(lambda: self.asample(prompts, sampling))
 
 
 class OpenAIOptions(BaseModel):

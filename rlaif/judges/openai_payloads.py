@@ -48,6 +48,18 @@ def generate_payload(model: str, messages: Messages, max_tokens: int) -> dict[st
     return {"model": model, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0}
 
 
+def sample_payload(model: str, messages: Messages, sampling: Any, seed: int) -> dict[str, Any]:
+    """One chat request for ``sampling.n`` sampled replies (``n``, ``seed``: OpenAI and vLLM servers)."""
+    return {"model": model, "messages": list(messages), "max_tokens": sampling.max_new_tokens, "n": sampling.n,
+            "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed}
+
+
+def texts_from_chat(response: Any) -> list[str]:
+    """Every choice's reply text, in the order of the choices' ``index``."""
+    choices = sorted(_get(response, "choices") or [], key=lambda c: _get(c, "index") or 0)
+    return [str(_get(_get(c, "message"), "content") or "").strip() for c in choices]
+
+
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 

@@ -17,6 +17,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage, merge_label_logprobs
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.registry import JudgeKind
+from rlaif.judges.sampling import Sampling, prompt_seed
 
 
 def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exact: bool = False,
@@ -83,6 +84,20 @@ class VLLMJudge:
                                  use_tqdm=False)
         self.usage.add(completion_tokens=sum(len(o.outputs[0].token_ids) for o in outs))
         return [o.outputs[0].text.strip() for o in outs]
+
+    def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        """n replies per prompt from one request each (``SamplingParams(n=...)``), seeded per prompt."""
+        texts = [render_chat(self.tok, m) for m in prompts]
+        params = [self._vllm.SamplingParams(**sample_params(sampling, prompt_seed(sampling.seed, m))) for m in prompts]
+        outs = self.llm.generate(texts, params, use_tqdm=False)
+        self.usage.add(completion_tokens=sum(len(c.token_ids) for o in outs for c in o.outputs))
+        return [[c.text.strip() for c in o.outputs] for o in outs]
+
+
+def sample_params(sampling: Sampling, seed: int) -> dict:
+    """vLLM ``SamplingParams`` keyword arguments for one prompt's n candidates."""
+    return {"n": sampling.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "max_tokens": sampling.max_new_tokens, "seed": seed}
 
 
 class VLLMOptions(BaseModel):

@@ -38,6 +38,44 @@ def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) 
     return out
 
 
+STRATEGIES = ("best-worst", "best-vs-rest", "all-pairs")
+
+
+def ranked_pairs(scores: Sequence[float], strategy: str) -> list[tuple[int, int]]:
+    """(chosen, rejected) candidate indices of one ranked prompt: best-worst (one pair), best-vs-rest (n-1),
+    all-pairs (every pair with different scores, the higher one chosen). Unscored (NaN) candidates and
+    tied scores give no pair."""
+    order = sorted((i for i, v in enumerate(scores) if v == v), key=lambda i: -scores[i])
+    if len(order) < 2:
+        return []
+    if strategy == "best-worst":
+        cand = [(order[0], order[-1])]
+    elif strategy == "best-vs-rest":
+        cand = [(order[0], j) for j in order[1:]]
+    else:
+        cand = [(order[a], order[b]) for a in range(len(order)) for b in range(a + 1, len(order))]
+    return [(i, j) for i, j in cand if scores[i] > scores[j]]
+
+
+def export_ranked_rows(ranked: Sequence[dict[str, Any]], strategy: str = "best-worst",
+                       min_margin: float = 0.0) -> list[dict[str, Any]]:
+    """TRL preference rows from ``rlaif rank`` output. The margin is s_chosen − s_rejected in the ranking's
+    units (Bradley-Terry logits, or points of the 1-10 score); ``p_chosen`` = σ(margin), which for BT scores
+    is the model's own P(chosen preferred). Pairs below ``min_margin`` or with identical texts are dropped."""
+    out = []
+    for r in ranked:
+        scores, resp = r["scores"], r["responses"]
+        for i, j in ranked_pairs(scores, strategy):
+            margin = scores[i] - scores[j]
+            if margin < min_margin or resp[i] is None or resp[j] is None or resp[i].strip() == resp[j].strip():
+                continue
+            out.append({"prompt": r["prompt"], "chosen": resp[i], "rejected": resp[j],
+                        "p_chosen": 1.0 / (1.0 + math.exp(-margin)), "id": f"{r['id']}:{i}>{j}",
+                        "judge": r.get("judge"), "constitution": r.get("constitution"), "template": r.get("template"),
+                        "human_agrees": None, "margin": margin})
+    return out
+
+
 class DPOConfig(BaseModel):
     loss: Literal["soft", "hard", "trl"] = Field("soft", description="soft: per-example target p_chosen; hard: "
                                                  "p = 1 (plain DPO, same trainer); trl: plain DPO through TRL's DPOTrainer.")

@@ -1,0 +1,82 @@
+"""Candidate rows (``rlaif generate``: a prompt and n responses) as pair or single records: which pairs
+of candidates a judge compares (``--pairs all|adjacent|random:K``) and their ids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+from typing import Any, Callable
+
+from rlaif.data.normalise import row_id, text_field
+
+
+def parse_strategy(text: str) -> tuple[str, int | None]:
+    """('all'|'adjacent'|'random', K) from ``all``, ``adjacent`` or ``random:K``; ValueError otherwise."""
+    name, _, k = text.partition(":")
+    if name in ("all", "adjacent") and not k:
+        return name, None
+    if name == "random" and k.isdigit() and int(k) >= 1:
+        return name, int(k)
+    raise ValueError(f"--pairs {text!r}: use all, adjacent or random:K (K >= 1)")
+
+
+def candidate_pairs(n: int, strategy: str, k: int | None = None, seed: int = 0, group: str = "") -> list[tuple[int, int]]:
+    """The (i, j) candidate pairs, i < j, a judge compares among ``n`` responses.
+
+    all: every pair, n(n-1)/2; adjacent: the cycle (0,1), (1,2), ..., (n-1,0), n pairs (one pair for n = 2),
+    so every candidate is compared twice and the comparison graph is connected; random: K distinct pairs
+    per group, drawn with a seed from ``seed`` and ``group`` (so the same on every run), all if K >= n(n-1)/2.
+    """
+    every = list(itertools.combinations(range(n), 2))
+    if strategy == "all" or n == 2:
+        return every
+    if strategy == "adjacent":
+        return sorted((min(i, (i + 1) % n), max(i, (i + 1) % n)) for i in range(n))
+    digest = hashlib.sha256(f"{seed}\x1f{group}".encode()).digest()
+    return sorted(random.Random(digest).sample(every, min(k or 1, len(every))))
+
+
+def _responses(row: dict[str, Any], loc: str, least: int) -> list[str]:
+    resp = row.get("responses")
+    if not isinstance(resp, (list, tuple)):
+        raise ValueError(f"{loc} field 'responses' must be a list of strings")
+    if len(resp) < least:
+        raise ValueError(f"{loc} field 'responses' has {len(resp)} response(s); pairs need at least {least}")
+    return [text_field(r, loc, f"responses[{i}]") for i, r in enumerate(resp)]
+
+
+def _prompt_text(row: dict[str, Any], loc: str) -> str:
+    if row.get("error"):
+        raise ValueError(f"{loc}: the candidate row has an error ({row['error']}); generate it again")
+    return text_field(row.get("prompt"), loc, "prompt")
+
+
+def pair_normaliser(strategy: str | None, seed: int = 0, fallback: Callable | None = None) -> Callable:
+    """A row normaliser for ``rlaif label``: candidate rows become one pair record per chosen pair
+    (id ``GROUP:i-j``, with ``group``, ``candidate_a``, ``candidate_b``); other rows go to ``fallback``."""
+    from rlaif.data.normalise import normalise_row
+
+    name, k = parse_strategy(strategy) if strategy else (None, None)
+    fallback = fallback or normalise_row
+
+    def normalise(row: dict[str, Any], index: int, loc: str):
+        if "responses" not in row or name is None:
+            return fallback(row, index, loc)
+        group, prompt, resp = row_id(row, index), _prompt_text(row, loc), _responses(row, loc, 2)
+        return [{"id": f"{group}:{i}-{j}", "prompt": prompt, "response_a": resp[i], "response_b": resp[j],
+                 "human_label": None, "group": group, "candidate_a": i, "candidate_b": j}
+                for i, j in candidate_pairs(len(resp), name, k, seed, group)]
+    return normalise
+
+
+def single_normaliser(fallback: Callable) -> Callable:
+    """A row normaliser for ``rlaif score``: a candidate row becomes one record per response (id
+    ``GROUP:i``, with ``group`` and ``candidate``); other rows go to ``fallback``."""
+    def normalise(row: dict[str, Any], index: int, loc: str):
+        if "responses" not in row:
+            return fallback(row, index, loc)
+        group, prompt, resp = row_id(row, index), _prompt_text(row, loc), _responses(row, loc, 1)
+        return [{"id": f"{group}:{i}", "prompt": prompt, "response": r, "group": group, "candidate": i}
+                for i, r in enumerate(resp)]
+    return normalise
