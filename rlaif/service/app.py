@@ -21,7 +21,7 @@ from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.trl import reward_outputs, split_queries
 from rlaif.judges.base import JudgeBackend
-from rlaif.service import job_routes
+from rlaif.service import job_routes, ui
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
 
@@ -129,6 +129,7 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     app.state.service = svc
     app.include_router(router)
     app.include_router(job_routes.router)
+    ui.install(app)
 
     @app.middleware("http")
     async def limits_and_metrics(request: Request, call_next):
@@ -148,6 +149,8 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def one_line_validation(request: Request, exc: RequestValidationError):
+        if ui.wants_html(request):
+            return ui.error_page(request, 422, _first_error(exc.errors()))
         return JSONResponse({"detail": _first_error(exc.errors())}, status_code=422)
 
     @app.exception_handler(RlaifError)

@@ -21,10 +21,12 @@ from rlaif.service.config import ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
+from rlaif.service.reviews import ReviewStore
 from rlaif.service.store import SqliteJobStore
 
 
 WORKER_CACHE = 64
+COOKIE = "rlaif_key"  # the review UI keeps the API key here (HttpOnly, SameSite=Strict)
 
 
 class Service:
@@ -40,6 +42,7 @@ class Service:
         self._workers_lock = threading.Lock()  # routes, the threadpool and the job thread all ask
         self.metrics = Metrics(self)
         self.jobs = JobManager(self, SqliteJobStore(self.data_dir / "rlaif.db"), self.data_dir)
+        self.reviews = ReviewStore(self.data_dir / "rlaif.db")
 
     def close(self) -> None:
         """Stop taking jobs (the running one stops between chunks and resumes at the next start), then
@@ -91,11 +94,14 @@ def service(request: Request) -> Service:
 
 
 def caller(request: Request, svc: Service = Depends(service)) -> str:
-    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key."""
+    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key. The key
+    comes as ``Authorization: Bearer KEY``, or from the review UI's SameSite=Strict cookie (which other
+    sites' pages cannot send, so the cookie gives no cross-site request forgery)."""
     if svc.cfg.no_auth:
         return "anonymous"
     auth = request.headers.get("authorization", "")
-    name = svc.keys.check(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE)
+    name = svc.keys.check(token)
     if name is None:
         raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY)")
     return name

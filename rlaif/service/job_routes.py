@@ -56,7 +56,10 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
     except RlaifError as e:
         raise HTTPException(422, str(e)) from None
     options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
-    job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)  # a bad input row: RlaifError -> 422
+    try:
+        job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)
+    except RlaifError as e:  # a bad input row: named by the caller's file name, not the server's path
+        raise HTTPException(422, str(e).replace(str(path), req.input).replace("--skip-invalid", "skip_invalid")) from None
     return view(svc.jobs.store.get(job_id))
 
 

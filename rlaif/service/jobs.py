@@ -135,4 +135,5 @@ def view(job: dict[str, Any]) -> dict[str, Any]:
     summary = job["summary"] or {}
     return {"id": job["id"], "kind": job["kind"], "state": job["state"], "rows_done": done, "rows_total": total,
             "rows_per_second": rate, "eta_seconds": eta, "created": job["created"], "finished": job["finished"],
-            "settings": job["spec"]["settings"], "error": job["error"], "summary": summary.get("lines")}
+            "settings": job["spec"]["settings"], "error": job["error"], "summary": summary.get("lines"),
+            "input": Path(job["spec"]["run"]["input"]).name}

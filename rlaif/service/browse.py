@@ -1,0 +1,86 @@
+"""The pair browser's server side: a job's output rows loaded once per file version, then filtered,
+sorted and paged by pure functions (so a 100k-row job sends one page, never the whole file)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Sequence
+
+from pydantic import BaseModel, Field
+
+from rlaif.data.records import read_records
+
+PAGE = 25
+
+
+class PairFilter(BaseModel):
+    """What the browser's filter form asks for (every field optional)."""
+
+    disagree: bool = Field(False, description="Only rows where the judge and the human label disagree.")
+    inconsistent: bool = Field(False, description="Only rows whose two orders pick different responses.")
+    errors: bool = Field(False, description="Only rows without a label (NaN) or with an error.")
+    conf_min: float = Field(0.0, ge=0, le=1, description="Lowest confidence |2p - 1|.")
+    conf_max: float = Field(1.0, ge=0, le=1, description="Highest confidence |2p - 1|.")
+    principle: str = Field("", description="Only rows judged under this principle.")
+    q: str = Field("", max_length=200, description="Text that the prompt or a response contains (any case).")
+    sort: str = Field("", pattern="^(|confidence|-confidence)$", description="confidence / -confidence.")
+    page: int = Field(1, ge=1, description="Page number, 1-based.")
+
+
+def confidence(p: float | None) -> float:
+    return math.nan if p is None or p != p else abs(2 * p - 1)
+
+
+def _keep(r: dict[str, Any], f: PairFilter, q: str) -> bool:
+    p, h = r.get("p_a"), r.get("human_label")
+    labelled = p is not None and p == p
+    if f.errors and labelled and not r.get("error"):
+        return False
+    if f.disagree and not (labelled and h in (0.0, 1.0) and p != 0.5 and (p > 0.5) != (h > 0.5)):
+        return False
+    if f.inconsistent and r.get("consistent") is not False:
+        return False
+    if (f.conf_min > 0 or f.conf_max < 1) and not (labelled and f.conf_min <= confidence(p) <= f.conf_max):
+        return False
+    if f.principle and f.principle not in (r.get("principles") or []):
+        return False
+    return not q or any(q in str(r.get(k) or "").lower() for k in ("prompt", "response_a", "response_b"))
+
+
+def select(rows: Sequence[dict[str, Any]], f: PairFilter) -> tuple[list[dict[str, Any]], int]:
+    """(the rows of page ``f.page`` after filtering and sorting, how many rows match)."""
+    q = f.q.strip().lower()
+    hits = [r for r in rows if _keep(r, f, q)]
+    if f.sort:
+        sign = -1 if f.sort.startswith("-") else 1
+        hits.sort(key=lambda r: (math.isnan(confidence(r.get("p_a"))), sign * (confidence(r.get("p_a")) or 0)))
+    start = (f.page - 1) * PAGE
+    return hits[start:start + PAGE], len(hits)
+
+
+def principles(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return sorted({p for r in rows for p in (r.get("principles") or [])})
+
+
+class RowCache:
+    """Job outputs read once per (path, size, mtime); the few most recent are kept."""
+
+    def __init__(self, size: int = 4):
+        self.size, self._rows, self._lock = size, OrderedDict(), threading.Lock()
+
+    def rows(self, path: str | Path) -> list[dict[str, Any]]:
+        st = Path(path).stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._rows:
+                self._rows.move_to_end(key)
+                return self._rows[key]
+        rows = read_records(path)
+        with self._lock:
+            self._rows[key] = rows
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+        return rows

@@ -1,0 +1,80 @@
+"""Human review of a job's labels: reviewers' A / B / tie labels in the service database (never in the
+job's output), a seeded sample of the job's pairs to review, and the judge's agreement with them."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from rlaif.service import db
+
+LABELS = {"a": 1.0, "b": 0.0, "tie": 0.5}
+
+
+class ReviewStore:
+    """Reviews as rows ``(job, pair, reviewer) -> label``; a reviewer's new label for a pair replaces
+    their own earlier one, and no one else's."""
+
+    def __init__(self, db_path: str | Path):
+        self.db_path = Path(db_path)
+        db.create(self.db_path, "CREATE TABLE IF NOT EXISTS reviews (job_id TEXT NOT NULL, pair_id TEXT NOT NULL, "
+                  "reviewer TEXT NOT NULL, label REAL NOT NULL, created REAL NOT NULL, "
+                  "PRIMARY KEY (job_id, pair_id, reviewer))")
+
+    def put(self, job_id: str, pair_id: str, reviewer: str, label: float) -> None:
+        with db.connect(self.db_path) as c:
+            c.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)", (job_id, pair_id, reviewer, label,
+                                                                                time.time()))
+
+    def of_job(self, job_id: str, reviewer: str | None = None) -> dict[str, float]:
+        """pair id -> label, of one reviewer or (the latest of) any."""
+        q, args = "SELECT pair_id, label FROM reviews WHERE job_id = ?", [job_id]
+        if reviewer is not None:
+            q, args = q + " AND reviewer = ?", args + [reviewer]
+        with db.connect(self.db_path) as c:
+            return dict(c.execute(q + " ORDER BY created", args).fetchall())
+
+
+def sample_ids(ids: Sequence[str], n: int, seed: int = 0) -> list[str]:
+    """A seeded random sample of ``n`` ids (the same on every visit): the order to review pairs in."""
+    digest = hashlib.sha256(f"{seed}\x1f{len(ids)}".encode()).digest()
+    return random.Random(digest).sample(list(ids), min(n, len(ids)))
+
+
+def needed_for_margin(p: float, margin: float = 0.05, z: float = 1.96) -> int:
+    """Labels needed for a ±``margin`` 95% interval on an agreement rate near ``p`` (normal approximation,
+    n = z² p (1 − p) / margin²; p = 0.5 when nothing is known yet: 385)."""
+    p = 0.5 if p != p else p
+    return math.ceil(z * z * max(p * (1 - p), 1e-4) / (margin * margin))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score 95% interval of a proportion k / n."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
+
+
+def agreement(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> dict[str, Any]:
+    """How often the judge's soft label picks the response the reviewers picked, on reviewed pairs with a
+    label and no tie on either side; with its interval and the labels needed for ±5%."""
+    by_id = {r["id"]: r for r in rows}
+    pairs = [(by_id[i]["p_a"], h) for i, h in reviews.items() if i in by_id]
+    decided = [(p, h) for p, h in pairs if p == p and p != 0.5 and h != 0.5]
+    k = sum(1 for p, h in decided if (p > 0.5) == (h > 0.5))
+    n = len(decided)
+    rate = k / n if n else math.nan
+    return {"reviewed": len(pairs), "decided": n, "ties": sum(1 for _, h in pairs if h == 0.5), "agree": k,
+            "agreement": rate, "ci95": list(wilson(k, n)), "needed_for_5pct": needed_for_margin(rate)}
+
+
+def as_human_rows(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> list[dict[str, Any]]:
+    """The reviews as a ``--human`` file for ``rlaif compare`` (id, human_label)."""
+    known = {r["id"] for r in rows}
+    return [{"id": i, "human_label": h} for i, h in reviews.items() if i in known]

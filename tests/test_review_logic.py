@@ -1,0 +1,71 @@
+"""The review UI's server-side logic without a browser: filters and paging over a large job, reviewer
+labels in the database, agreement with its interval and the labels needed for ±5%."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pytest
+
+from rlaif.service.browse import PAGE, PairFilter, select
+from rlaif.service.reviews import ReviewStore, agreement, as_human_rows, needed_for_margin, sample_ids, wilson
+
+
+def rows(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        p = rng.random() if i % 50 else math.nan
+        out.append({"id": f"r{i}", "prompt": f"prompt {i}" + (" needle" if i % 1000 == 7 else ""),
+                    "response_a": "a", "response_b": "b", "p_a": p, "human_label": float(rng.random() < 0.5),
+                    "consistent": None if p != p else rng.random() < 0.7, "principles": [["x", "y"][i % 2]],
+                    "error": None if p == p else "judge failed"})
+    return out
+
+
+def test_filters_and_paging_match_a_brute_force_count_on_100k_rows():
+    data = rows(100_000)
+    t = time.perf_counter()
+    page, total = select(data, PairFilter(disagree=True, conf_min=0.5, principle="x", sort="-confidence", page=3))
+    took = time.perf_counter() - t
+    want = [r for r in data if r["p_a"] == r["p_a"] and (r["p_a"] > 0.5) != (r["human_label"] > 0.5)
+            and abs(2 * r["p_a"] - 1) >= 0.5 and r["principles"] == ["x"]]
+    assert total == len(want) and len(page) == PAGE
+    confs = [abs(2 * r["p_a"] - 1) for r in page]
+    assert confs == sorted(confs, reverse=True)
+    assert confs[0] <= sorted((abs(2 * r["p_a"] - 1) for r in want), reverse=True)[2 * PAGE]
+    assert select(data, PairFilter(errors=True))[1] == 2000
+    assert select(data, PairFilter(inconsistent=True))[1] == sum(r["consistent"] is False for r in data)
+    assert select(data, PairFilter(q="NEEDLE"))[1] == 100
+    assert select(data, PairFilter(page=10_000))[0] == []
+    print(f"one filtered, sorted page of 100k rows: {took * 1000:.0f} ms")
+
+
+def test_reviews_replace_only_the_reviewers_own_label(tmp_path):
+    store = ReviewStore(tmp_path / "db.sqlite")
+    store.put("j", "p1", "alice", 1.0)
+    store.put("j", "p1", "bob", 0.0)
+    store.put("j", "p1", "alice", 0.5)
+    store.put("other", "p1", "alice", 0.0)
+    assert store.of_job("j", "alice") == {"p1": 0.5} and store.of_job("j", "bob") == {"p1": 0.0}
+    assert store.of_job("j") in ({"p1": 0.5}, {"p1": 0.0}) and store.of_job("other") == {"p1": 0.0}
+
+
+def test_agreement_interval_and_labels_needed():
+    job = [{"id": f"p{i}", "p_a": p} for i, p in enumerate([0.9, 0.2, 0.7, 0.5, float("nan"), 0.6])]
+    stats = agreement(job, {"p0": 1.0, "p1": 1.0, "p2": 1.0, "p3": 1.0, "p4": 0.0, "p5": 0.5, "gone": 1.0})
+    assert (stats["reviewed"], stats["decided"], stats["agree"], stats["ties"]) == (6, 3, 2, 1)
+    assert stats["agreement"] == pytest.approx(2 / 3) and stats["ci95"] == pytest.approx(list(wilson(2, 3)))
+    assert needed_for_margin(0.5) == 385 and needed_for_margin(0.9) == 139 and needed_for_margin(float("nan")) == 385
+    lo, hi = wilson(80, 100)
+    assert lo == pytest.approx(0.7111, abs=1e-4) and hi == pytest.approx(0.8666, abs=1e-4)
+    assert as_human_rows(job, {"p0": 1.0, "gone": 0.0}) == [{"id": "p0", "human_label": 1.0}]
+
+
+def test_the_review_sample_is_seeded():
+    ids = [f"p{i}" for i in range(500)]
+    a = sample_ids(ids, 20, seed=0)
+    assert a == sample_ids(ids, 20, seed=0) and a != sample_ids(ids, 20, seed=1)
+    assert len(set(a)) == 20 and set(a) <= set(ids) and sample_ids(ids[:5], 20) != []
