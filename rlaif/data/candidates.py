@@ -8,7 +8,7 @@ import itertools
 import random
 from typing import Any, Callable
 
-from rlaif.data.normalise import row_id, text_field
+from rlaif.data.normalise import normalise_row, row_id, text_field
 
 
 def parse_strategy(text: str) -> tuple[str, int | None]:
@@ -55,8 +55,6 @@ def _prompt_text(row: dict[str, Any], loc: str) -> str:
 def pair_normaliser(strategy: str | None, seed: int = 0, fallback: Callable | None = None) -> Callable:
     """A row normaliser for ``rlaif label``: candidate rows become one pair record per chosen pair
     (id ``GROUP:i-j``, with ``group``, ``candidate_a``, ``candidate_b``); other rows go to ``fallback``."""
-    from rlaif.data.normalise import normalise_row
-
     name, k = parse_strategy(strategy) if strategy else (None, None)
     fallback = fallback or normalise_row
 

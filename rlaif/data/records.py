@@ -7,6 +7,7 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -65,17 +66,35 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Iterable[str] | None = None) -> None:
-    """Write records to ``path`` (.jsonl or .parquet) via a temporary file and an atomic rename.
-
-    The file gets the usual permissions (0666 less the umask, not the temporary file's 0600);
-    ``columns`` gives an empty Parquet file its schema.
-    """
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[str]:
+    """A temporary file (``.NAME.*.tmp``) next to ``path`` for the caller to write; when the block ends
+    without an error it is fsynced, given the usual permissions (0666 less the umask, not the temporary
+    file's 0600), renamed over ``path`` and the folder fsynced: the file is whole or absent."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        if path.suffix.lower() == ".parquet":
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+        dirfd = os.open(path.parent or ".", os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Iterable[str] | None = None) -> None:
+    """Write records to ``path`` (.jsonl or .parquet) through ``atomic_path``; ``columns`` gives an empty
+    Parquet file its schema."""
+    with atomic_path(path) as tmp:
+        if Path(path).suffix.lower() == ".parquet":
             import pandas as pd
 
             cols = list(columns) if columns is not None and not records else None
@@ -83,13 +102,6 @@ def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Itera
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(to_json_line(r) for r in records)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -22,7 +22,7 @@ class LoadResult:
     invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _row_bytes(row: dict[str, Any]) -> bytes:
+def row_bytes(row: dict[str, Any]) -> bytes:
     """A row's content as canonical bytes (for content-hash ids of rows that have no id)."""
     return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
 
@@ -52,7 +52,7 @@ def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tup
     suffix = path.suffix.lower()
     if path.is_dir():
         for i, row in enumerate(_load_dataset(path, split)):
-            yield where(path, i + 1), row, _row_bytes(row)
+            yield where(path, i + 1), row, row_bytes(row)
     elif suffix in (".jsonl", ".json", ".ndjson"):
         for _, loc, raw, row in jsonl_rows(path):
             yield loc, row, raw.rstrip(b"\r\n")
@@ -60,7 +60,7 @@ def iter_source_rows(path: str | Path, split: str | None = None) -> Iterator[tup
         df = _read_table(path, suffix)
         for i, row in enumerate(df.to_dict(orient="records")):
             row = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()}
-            yield where(path, i + (2 if suffix == ".csv" else 1)), row, _row_bytes(row)
+            yield where(path, i + (2 if suffix == ".csv" else 1)), row, row_bytes(row)
     else:
         raise RlaifError(f"{path}: unknown input format '{suffix}' (use .jsonl, .parquet, .csv or a saved dataset)")
 

@@ -18,14 +18,13 @@ from typing import Any, Callable
 from tqdm import tqdm
 
 from rlaif.core.errors import RlaifError
-from rlaif.core.schema import missing_reasons
 from rlaif.distributed.arrow import from_table, to_table
 from rlaif.distributed.datasets import map_judge, start_ray
 from rlaif.distributed.shards import check_output_dir, read_dir, scan, write_invalid, write_shard
 from rlaif.distributed.spec import RayOptions
 from rlaif.jobs.outputs import OutputLock
 from rlaif.jobs.pipeline import build_labeler, build_scorer, label_task, score_task
-from rlaif.jobs.runner import JobSummary, Task, load_input
+from rlaif.jobs.runner import JobSummary, Task, add_figures, load_input
 from rlaif.jobs.spec import LabelJob, ScoreJob
 
 
@@ -94,16 +93,11 @@ def _stream(out: Path, kind: str, job, todo: list[tuple[int, dict]], opts: RayOp
 
 
 def _finish(summary: JobSummary, out: Path, ids: set[str], task: Task) -> JobSummary:
-    """Fill in the summary's figures from the rows of this input in the folder."""
+    """Fill in the summary's figures from the rows of this input in the folder (only the columns needed)."""
     cols = ["id", task.value_field, "error"] + (["consistent"] if task.value_field == "p_a" else [])
     rows = read_dir(out, columns=cols)
     mine = [r for r in rows if r["id"] in ids]
-    summary.nan_reasons = missing_reasons(mine, task.value_field)
-    summary.nan = sum(summary.nan_reasons.values())
-    known = [r["consistent"] for r in mine if r.get("consistent") is not None]
-    summary.consistency_known, summary.consistent = len(known), sum(map(bool, known))
-    summary.other_rows = len(rows) - len(mine)
-    return summary
+    return add_figures(summary, mine, len(rows) - len(mine), task.value_field)
 
 
 def run_ray_job(kind: str, job: LabelJob | ScoreJob, opts: RayOptions, *, judge_factory: Callable | None = None,

@@ -3,7 +3,7 @@ durable shard writes.
 
 ``OUTPUT_DIR/part-<position>-<digest>.parquet`` holds labelled rows: <position> is the input position of
 the shard's first row and <digest> a hash of its ids, so the same run writes the same names. Each shard is
-written to a temporary file, fsynced and renamed into place, so a shard is whole or absent.
+written through ``rlaif.data.records.atomic_path``, so a shard is whole or absent.
 ``OUTPUT_DIR/invalid.parquet`` holds the error records of invalid input rows; it is rewritten on every
 run (invalid rows are never counted as done, so a fixed row gets labelled).
 """
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from rlaif.core.errors import RlaifError
+from rlaif.data.records import atomic_path
 from rlaif.distributed.arrow import from_table, to_table
 
 SHARDS = "part-*.parquet"
@@ -50,7 +50,7 @@ def scan(out: Path, config_hash: str, repair: bool = False) -> dict[str, str]:
     """The ids already labelled in ``out`` (id -> shard name), after checking every shard: unreadable
     shards stop the run (``repair`` moves them to ``OUTPUT_DIR/rejected/``), rows made with other
     settings or an id in two shards stop it too. Leftover temporary files of a killed run are removed."""
-    for tmp in out.glob(".part-*.tmp"):
+    for tmp in out.glob(".*.tmp"):  # atomic_path's temporary files
         tmp.unlink()
     done: dict[str, str] = {}
     for shard in sorted(out.glob(SHARDS)):
@@ -73,28 +73,10 @@ def scan(out: Path, config_hash: str, repair: bool = False) -> dict[str, str]:
     return done
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_table_atomic(path: Path, records: list[dict[str, Any]]) -> None:
-    """Write records as one Parquet file: temporary file, fsync, rename, fsync of the folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(to_table(records), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write records as one Parquet file with fixed column types, whole or not at all (``atomic_path``)."""
+    with atomic_path(path) as tmp:
+        pq.write_table(to_table(records), tmp)
 
 
 def shard_name(position: int, ids: list[str]) -> str:

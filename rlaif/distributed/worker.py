@@ -4,7 +4,6 @@ Labeler/Scorer and job task as the local engine, so its records are the local en
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -12,6 +11,7 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from rlaif.data.normalise import normalise_row, normalise_single
+from rlaif.data.sources import row_bytes
 from rlaif.distributed.arrow import from_table, to_table
 from rlaif.jobs.pipeline import build_labeler, build_scorer, label_task, score_task
 from rlaif.jobs.spec import LabelJob, ScoreJob
@@ -19,8 +19,7 @@ from rlaif.jobs.spec import LabelJob, ScoreJob
 
 def content_id(row: dict[str, Any]) -> str:
     """Id of a row that has none, from its content (a Ray dataset has no global row positions)."""
-    raw = json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
-    return "row-" + hashlib.sha256(raw).hexdigest()[:16]
+    return "row-" + hashlib.sha256(row_bytes(row)).hexdigest()[:16]
 
 
 class JudgeWorker:

@@ -180,12 +180,18 @@ def run_job(run: RunOptions, task: Task, on_progress: Callable[[int, int], None]
             write_atomic(output, sorted(done + new, key=lambda r: order.get(r["id"], len(order))))
             work_path(output).unlink(missing_ok=True)
     ids = {r["id"] for r in loaded.records}
-    mine = [r for r in done if r["id"] in ids] + new
-    summary.nan_reasons = missing_reasons(mine, task.value_field)
+    return add_figures(summary, [r for r in done if r["id"] in ids] + new, len(done) - summary.resumed,
+                       task.value_field)
+
+
+def add_figures(summary: JobSummary, mine: list[dict[str, Any]], other_rows: int, value_field: str) -> JobSummary:
+    """The summary's figures from the output rows of this input (``mine``): rows without a value by
+    reason, position consistency; ``other_rows`` are rows of earlier runs not in this input."""
+    summary.nan_reasons = missing_reasons(mine, value_field)
     summary.nan = sum(summary.nan_reasons.values())
     known = [r["consistent"] for r in mine if r.get("consistent") is not None]
     summary.consistency_known, summary.consistent = len(known), sum(map(bool, known))
-    summary.other_rows = len(done) - summary.resumed
+    summary.other_rows = other_rows
     return summary
 
 

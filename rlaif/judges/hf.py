@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
-from rlaif.judges.embedded import embedded_gguf
+from rlaif.judges.embedded import model_path
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed
 
@@ -146,17 +146,13 @@ class HFOptions(BaseModel):
                               "the model's own on GPU)")
 
 
-def _path(arg: str) -> Path:
-    return embedded_gguf() if arg == "embedded" else Path(arg)
-
-
 def _ident(arg: str) -> str:
-    path = _path(arg)
+    path = model_path(arg)
     return f"hf:{path.stem if path.suffix == '.gguf' else path.name}"
 
 
 def _build(arg: str, options: dict) -> HFJudge:
-    return HFJudge.from_pretrained(str(_path(arg)), judge_id=_ident(arg), **options)
+    return HFJudge.from_pretrained(str(model_path(arg)), judge_id=_ident(arg), **options)
 
 
 KIND = JudgeKind("hf", "PATH", "a local transformers model directory or GGUF file, CPU or GPU ('hf:embedded')",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, plain_chat
-from rlaif.judges.embedded import embedded_gguf
+from rlaif.judges.embedded import model_path
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
 
@@ -144,16 +144,12 @@ class LlamaCppOptions(BaseModel):
     n_threads: int | None = Field(None, ge=1, description="llamacpp judges: CPU threads (default: all cores)")
 
 
-def _path(arg: str) -> Path:
-    return embedded_gguf() if arg == "embedded" else Path(arg)
-
-
 def _ident(arg: str) -> str:
-    return f"llamacpp:{_path(arg).stem}"
+    return f"llamacpp:{model_path(arg).stem}"
 
 
 def _build(arg: str, options: dict) -> LlamaCppJudge:
-    return LlamaCppJudge(_path(arg), judge_id=_ident(arg), **options)
+    return LlamaCppJudge(model_path(arg), judge_id=_ident(arg), **options)
 
 
 KIND = JudgeKind("llamacpp", "PATH", "a GGUF file through llama.cpp on CPU ('llamacpp:embedded' for the shipped model)",

@@ -64,8 +64,8 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
 
 
 def _own(svc, who: str, job_id: str) -> dict[str, Any]:
-    job = svc.jobs.store.get(job_id)
-    if job is None or job["owner"] != who:  # another key's job does not exist, as far as this caller knows
+    job = svc.jobs.owned(who, job_id)
+    if job is None:
         raise HTTPException(404, f"no job {job_id}")
     return job
 

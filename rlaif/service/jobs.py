@@ -76,6 +76,11 @@ class JobManager:
         self._wake.set()
         return job_id
 
+    def owned(self, owner: str, job_id: str) -> dict[str, Any] | None:
+        """The job if ``owner`` submitted it; another key's job does not exist, as far as its caller knows."""
+        job = self.store.get(job_id)
+        return job if job is not None and job["owner"] == owner else None
+
     def cancel(self, job: dict[str, Any]) -> None:
         if job["state"] in FINAL:
             raise RlaifError(f"job {job['id']} is {job['state']} already")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import strict_json
 from rlaif.evaluation.compare import summary_rows, write_report
+from rlaif.jobs.runner import work_path
 from rlaif.service.browse import PAGE, PairFilter, RowCache, confidence, principles, select
 from rlaif.service.deps import COOKIE, service
 from rlaif.service.jobs import view
@@ -54,8 +55,8 @@ def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResp
 
 
 def own_job(svc, who: str, job_id: str) -> dict[str, Any]:
-    job = svc.jobs.store.get(job_id)
-    if job is None or job["owner"] != who:
+    job = svc.jobs.owned(who, job_id)
+    if job is None:
         raise HTTPException(404, f"There is no job {job_id} among your jobs.")
     return job
 
@@ -63,8 +64,7 @@ def own_job(svc, who: str, job_id: str) -> dict[str, Any]:
 def job_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
     """The finished (or partial) output rows of a job; [] before the first chunk is written."""
     out = Path(job["spec"]["run"]["output"])
-    work = out if out.suffix == ".jsonl" else out.with_name(out.name + ".partial.jsonl")
-    for path in (out, work):
+    for path in (out, work_path(out)):
         if path.is_file() and path.stat().st_size:
             try:
                 return rows_cache.rows(path)
