@@ -61,6 +61,10 @@ def test_agreement_interval_and_labels_needed():
     assert needed_for_margin(0.5) == 385 and needed_for_margin(0.9) == 139 and needed_for_margin(float("nan")) == 385
     lo, hi = wilson(80, 100)
     assert lo == pytest.approx(0.7111, abs=1e-4) and hi == pytest.approx(0.8666, abs=1e-4)
+    one = agreement(job, {"p0": 1.0})  # one unanimous label: the interval still holds 1/2, so plan for it
+    assert one["agreement"] == 1.0 and one["needed_for_5pct"] == 385
+    many = agreement([{"id": f"q{i}", "p_a": 0.9} for i in range(400)], {f"q{i}": float(i % 10 != 0) for i in range(400)})
+    assert many["agreement"] == 0.9 and 139 < many["needed_for_5pct"] < 190  # planned at the interval's low end
     assert as_human_rows(job, {"p0": 1.0, "gone": 0.0}) == [{"id": "p0", "human_label": 1.0}]
 
 

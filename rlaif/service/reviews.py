@@ -63,15 +63,18 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def agreement(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> dict[str, Any]:
     """How often the judge's soft label picks the response the reviewers picked, on reviewed pairs with a
-    label and no tie on either side; with its interval and the labels needed for ±5%."""
+    label and no tie on either side; with its Wilson interval and the labels a ±5% interval needs."""
     by_id = {r["id"]: r for r in rows}
     pairs = [(by_id[i]["p_a"], h) for i, h in reviews.items() if i in by_id]
     decided = [(p, h) for p, h in pairs if p == p and p != 0.5 and h != 0.5]
     k = sum(1 for p, h in decided if (p > 0.5) == (h > 0.5))
     n = len(decided)
-    rate = k / n if n else math.nan
+    rate, ci = (k / n if n else math.nan), wilson(k, n)
+    # plan with the rate in the interval closest to 1/2 (the most labels): a few unanimous labels say
+    # little, and p(1 - p) at their rate of 1.0 would claim a handful of labels suffice
+    plan = math.nan if not n else min(max(0.5, ci[0]), ci[1])
     return {"reviewed": len(pairs), "decided": n, "ties": sum(1 for _, h in pairs if h == 0.5), "agree": k,
-            "agreement": rate, "ci95": list(wilson(k, n)), "needed_for_5pct": needed_for_margin(rate)}
+            "agreement": rate, "ci95": list(ci), "needed_for_5pct": needed_for_margin(plan)}
 
 
 def as_human_rows(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> list[dict[str, Any]]:
