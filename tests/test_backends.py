@@ -41,16 +41,6 @@ def test_hf_label_logprobs_sum_over_surface_variants(tiny_lm, smol_tokenizer):
     assert len(gen) == 2 and all(isinstance(g, str) for g in gen)
 
 
-def test_llamacpp_prefix_reuse_is_exact(llamacpp_judge):
-    texts = [llamacpp_judge.render(m) for m in PROMPTS]
-    warm = [llamacpp_judge.next_token_logprobs(t) for t in texts + texts[::-1]]
-    before = llamacpp_judge.usage.extra["prompt_tokens_evaluated"]
-    again = llamacpp_judge.next_token_logprobs(texts[0])  # same as the cached prompt bar one token
-    assert llamacpp_judge.usage.extra["prompt_tokens_evaluated"] - before == 1
-    assert abs(again - warm[0]).max() < 1e-3 and abs(warm[0] - warm[-1]).max() < 1e-3
-    assert math.isclose(float(torch.tensor(again).exp().sum()), 1.0, rel_tol=1e-6)
-
-
 def pair_rows(hh_rows, n):
     from rlaif.data import normalise_row
 
@@ -71,7 +61,7 @@ def test_embedded_judge_labels_real_pairs_and_swap_symmetry(llamacpp_judge, hh_r
 
 
 def test_engines_agree_on_embedded_judge(llamacpp_judge, hf_judge, hh_rows):
-    """Q4_1 llama.cpp vs the dequantised fp32 transformers model: same model, close probabilities."""
+    """bf16 llama.cpp vs the dequantised fp32 transformers model: same model, close probabilities."""
     cfg = LabelerConfig(principles="least-harmful")
     recs = pair_rows(hh_rows, 3)
     a, b = Labeler(llamacpp_judge, cfg).label(recs), Labeler(hf_judge, cfg).label(recs)

@@ -42,7 +42,7 @@ def driver_task(kind: str, job: LabelJob | ScoreJob, judge_factory: Callable | N
     """The job's task as the driver needs it: config_hash, error records, input normalisation."""
     from rlaif import judges
 
-    judge = judge_factory() if judge_factory else JudgeIdentity(judges.judge_id(job.judge.spec))
+    judge = judge_factory() if judge_factory else JudgeIdentity(judges.judge_id(job.judge.spec, job.judge.options))
     return (label_task(build_labeler(job, judge), job.pairs, job.pair_seed) if kind == "label"
             else score_task(build_scorer(job, judge)))
 

@@ -146,13 +146,13 @@ class HFOptions(BaseModel):
                               "the model's own on GPU)")
 
 
-def _ident(arg: str) -> str:
+def _ident(arg: str, options: dict) -> str:
     path = model_path(arg)
     return f"hf:{path.stem if path.suffix == '.gguf' else path.name}"
 
 
 def _build(arg: str, options: dict) -> HFJudge:
-    return HFJudge.from_pretrained(str(model_path(arg)), judge_id=_ident(arg), **options)
+    return HFJudge.from_pretrained(str(model_path(arg)), judge_id=_ident(arg, options), **options)
 
 
 KIND = JudgeKind("hf", "PATH", "a local transformers model directory or GGUF file, CPU or GPU ('hf:embedded')",

@@ -6,7 +6,7 @@ import atexit
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -15,20 +15,30 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, plain_chat
 from rlaif.judges.embedded import model_path
+from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
+
+
+# ggml-cpu's flash attention takes its tiled f32 kernel from GGML_FA_TILE_Q = 64 query rows on and an f16 kernel
+# below; a reused prefix leaves at least this many tokens to evaluate, so the answer's logits come from the same
+# kernel as when the prompt is evaluated whole (on Q4_1 weights the two kernels differ by up to 0.5 nats).
+MIN_ROWS = 64
 
 
 class LlamaCppJudge:
     """Judge on a GGUF file through llama.cpp.
 
-    Prompts are evaluated one at a time; consecutive prompts that share a prefix (the constitution
-    preamble, the two orders of one pair) reuse the KV cache for it. Log-probs are the exact
-    log-softmax of the full next-token logits.
+    Prompts are evaluated one at a time; with ``reuse_prefix`` a prompt keeps the KV cache of its common
+    prefix with the previous one (the constitution preamble, a pair's conversation for its second order)
+    and evaluates the rest, at least ``MIN_ROWS`` tokens; without it every prompt is evaluated whole (the
+    simple path, as ``next_token_logprobs`` does). ``weights`` other than ``stored`` run the GGUF converted
+    by llama.cpp's quantizer (``gguf_weights``). Log-probs are the exact log-softmax of the full next-token
+    logits.
     """
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 judge_id: str | None = None, seed: int = 0):
+                 judge_id: str | None = None, seed: int = 0, weights: str = STORED, reuse_prefix: bool = True):
         try:
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -39,10 +49,13 @@ class LlamaCppJudge:
             raise RlaifError(f"llamacpp judge: {path} is not a GGUF file")
         # llama-cpp-python generates on half the cores by default; use them all (CoT, parse baseline)
         threads = n_threads or os.cpu_count() or 1
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False,
-                         verbose=False, seed=seed)
+        # n_batch = n_ubatch = n_ctx: what a prompt evaluates is one micro-batch (see MIN_ROWS)
+        self.llm = Llama(model_path=str(weights_path(path, weights)), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
+                         n_threads=threads, n_threads_batch=threads, logits_all=False, flash_attn=True, verbose=False,
+                         seed=seed)
+        self.reuse_prefix = reuse_prefix
         atexit.register(self.llm.close)  # free it before interpreter teardown (avoids noise at exit)
-        self.judge_id = judge_id or f"llamacpp:{path.stem}"
+        self.judge_id = judge_id or ident(path, weights)
         self.context_length = n_ctx
         self.usage = Usage()
         self._n_vocab = self.llm.n_vocab()
@@ -56,6 +69,7 @@ class LlamaCppJudge:
         end = self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
         if len(end) == 1:
             self._stop.add(end[0])
+
 
     def render(self, messages: Messages, continuation: str = "") -> str:
         text = self._fmt(messages=messages).prompt if self._fmt else plain_chat(messages)
@@ -73,13 +87,14 @@ class LlamaCppJudge:
                 lambda s: self.llm.tokenize(s.encode("utf-8"), add_bos=False, special=False), label)
         return self._label_ids[label]
 
-    def _eval_to(self, tokens: list[int]) -> None:
-        """Make the context hold exactly ``tokens``, reusing the cached common prefix."""
+    def _eval_to(self, tokens: list[int], reuse: bool = True, min_new: int = 1) -> None:
+        """Make the context hold exactly ``tokens``, reusing the cached common prefix (``reuse``) but for at least
+        ``min_new`` tokens, or not."""
         if len(tokens) > self.context_length:
             raise RlaifError(f"llamacpp judge: prompt of {len(tokens)} tokens exceeds n_ctx={self.context_length}")
-        cached = self.llm.input_ids[: self.llm.n_tokens]
+        cached = self.llm.input_ids[: self.llm.n_tokens] if reuse else []
         n = 0
-        limit = min(len(cached), len(tokens) - 1)
+        limit = min(len(cached), len(tokens) - min_new)
         while n < limit and cached[n] == tokens[n]:
             n += 1
         self.llm.n_tokens = n
@@ -87,22 +102,24 @@ class LlamaCppJudge:
         self.usage.add(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - n)
 
     def next_token_logprobs(self, text: str) -> np.ndarray:
-        """Log-softmax of the next-token logits after ``text``. Shape: (vocab,)."""
-        self._eval_to(self._tokens(text))
+        """Log-softmax of the next-token logits after ``text``, evaluated whole (the simple path). Shape: (vocab,)."""
+        self._eval_to(self._tokens(text), reuse=False)
         self.usage.add(requests=1)
-        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)).astype(np.float64)
-        m = logits.max()
-        return logits - (m + math.log(np.exp(logits - m).sum()))
+        return log_softmax(np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)))
+
+    def prompt_logprobs(self, text: str) -> np.ndarray:
+        """Log-softmax of the next-token logits after ``text``, reusing the previous prompt's common prefix when
+        ``reuse_prefix`` (else the simple path). Shape: (vocab,)."""
+        self._eval_to(self._tokens(text), reuse=self.reuse_prefix, min_new=MIN_ROWS)
+        self.usage.add(requests=1)
+        return log_softmax(np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)))
 
     def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         conts = continuations or [""] * len(prompts)
         ids = {lab: self._ids(lab) for lab in labels}
-        out = []
-        for msgs, cont in zip(prompts, conts):
-            lp = self.next_token_logprobs(self.render(msgs, cont))
-            out.append(LabelLogprobs({lab: float(np.logaddexp.reduce(lp[ids[lab]])) for lab in labels}))
-        return out
+        lps = (self.prompt_logprobs(self.render(m, c)) for m, c in zip(prompts, conts))
+        return [LabelLogprobs({lab: float(np.logaddexp.reduce(lp[ids[lab]])) for lab in labels}) for lp in lps]
 
     def _decode(self, tokens: list[int], max_new_tokens: int, pick) -> str:
         """Evaluate ``tokens`` (reusing the cached prefix), then add tokens chosen by ``pick(logits)``."""
@@ -139,17 +156,44 @@ class LlamaCppJudge:
         return out
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log p = z - log Σ exp z, in float64."""
+    z = logits.astype(np.float64)
+    m = z.max()
+    return z - (m + math.log(np.exp(z - m).sum()))
+
+
+def ident(path: Path, weights: str) -> str:
+    """The judge id: the GGUF's name, and the weights' format when converted (labels differ between formats)."""
+    return f"llamacpp:{path.stem}" + ("" if weights == STORED else f"@{weights}")
+
+
+# The embedded model's weights on llama.cpp: bf16 is ~3x faster than the stored Q4_1 here and nearer the
+# stored weights' exact values (bench/bench_throughput.py, README *Throughput*).
+EMBEDDED_WEIGHTS = "bf16"
+
+
 class LlamaCppOptions(BaseModel):
     n_ctx: int | None = Field(None, ge=256, description="llamacpp judges: context window in tokens (default 4096)")
     n_threads: int | None = Field(None, ge=1, description="llamacpp judges: CPU threads (default: all cores)")
+    weights: Literal["stored", "bf16", "f16", "f32", "q8_0", "q4_0"] | None = Field(
+        None, description="llamacpp judges: run the GGUF's weights as stored, or converted once by llama.cpp's "
+        f"quantizer and cached (default: {EMBEDDED_WEIGHTS} for the embedded model, stored for other files)")
+    reuse_prefix: bool | None = Field(None, description="llamacpp judges: keep the KV cache of the prefix a prompt shares "
+                                      "with the previous one (default true; false: evaluate every prompt whole)")
 
 
-def _ident(arg: str) -> str:
-    return f"llamacpp:{model_path(arg).stem}"
+def _weights(arg: str, options: dict) -> str:
+    return options.get("weights") or (EMBEDDED_WEIGHTS if arg == "embedded" else STORED)
+
+
+def _ident(arg: str, options: dict) -> str:
+    return ident(model_path(arg), _weights(arg, options))
 
 
 def _build(arg: str, options: dict) -> LlamaCppJudge:
-    return LlamaCppJudge(model_path(arg), judge_id=_ident(arg), **options)
+    opts = {**options, "weights": _weights(arg, options)}
+    return LlamaCppJudge(model_path(arg), judge_id=_ident(arg, opts), **opts)
 
 
 KIND = JudgeKind("llamacpp", "PATH", "a GGUF file through llama.cpp on CPU ('llamacpp:embedded' for the shipped model)",

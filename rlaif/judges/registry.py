@@ -30,7 +30,8 @@ class JudgeKind:
     summary: str
     options: type[BaseModel]
     build: Callable[[str, dict[str, Any]], JudgeBackend]
-    ident: Callable[[str], str] | None = None  # the judge_id ``build`` gives, without loading (default PREFIX:ARG)
+    ident: Callable[[str, dict[str, Any]], str] | None = None  # the judge_id ``build`` gives, without loading
+    # (default PREFIX:ARG)
 
 
 @lru_cache(maxsize=1)
@@ -74,11 +75,11 @@ def check_options(spec: str | None, options: dict[str, Any]) -> dict[str, Any]:
         raise RlaifError(f"judge option '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
 
 
-def judge_id(spec: str | None = None) -> str:
-    """The ``judge_id`` the judge of ``spec`` records in its rows, known without loading the model (a Ray
-    driver checks a resumed output's settings before any worker loads the judge)."""
+def judge_id(spec: str | None = None, options: dict[str, Any] | None = None) -> str:
+    """The ``judge_id`` the judge of ``spec`` with ``options`` records in its rows, known without loading the
+    model (a Ray driver checks a resumed output's settings before any worker loads the judge)."""
     kind, arg = parse_spec(spec)
-    return kind.ident(arg) if kind.ident else f"{kind.prefix}:{arg}"
+    return kind.ident(arg, check_options(spec, options or {})) if kind.ident else f"{kind.prefix}:{arg}"
 
 
 def load_judge(spec: str | None = None, **options: Any) -> JudgeBackend:

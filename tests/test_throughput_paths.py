@@ -1,0 +1,71 @@
+"""The fast paths of the embedded judge give the simple path's log-probs: prefix reuse vs every prompt evaluated
+whole (pairs of different lengths, truncated contexts), and converted weights are cached and named in the judge id."""
+
+import numpy as np
+import pytest
+
+from rlaif.core.errors import RlaifError
+from rlaif.judges import embedded_gguf, judge_id, load_judge
+from rlaif.judges.gguf_weights import weights_path
+from rlaif.labeling.labeler import Labeler, LabelerConfig
+
+pytestmark = pytest.mark.slow
+
+
+def rows(hh_rows, idx):
+    from rlaif.data import normalise_row
+
+    return [normalise_row(hh_rows[i], i, f"hh:{i}") for i in idx]
+
+
+@pytest.fixture(scope="module")
+def simple_judge():
+    return load_judge("llamacpp:embedded", reuse_prefix=False)
+
+
+def label_logprobs(judge, lab, recs):
+    """Every prompt the labeler asks for these records, and the judge's log-probs of its labels."""
+    _, jobs = lab._plan(recs)
+    prompts = [m for *_, m in jobs]
+    return prompts, np.array([[r.logprobs[x] for x in ("1", "2")] for r in judge.label_logprobs(prompts, ["1", "2"])])
+
+
+@pytest.mark.parametrize("max_prompt_tokens", [None, 400])
+def test_prefix_reuse_gives_the_simple_paths_logprobs(llamacpp_judge, simple_judge, hh_rows, max_prompt_tokens):
+    """Pairs of very different lengths (shortest and longest of the first 40), both orders; with a 400-token
+    budget the two long ones have their contexts cut from the left. Reuse must have skipped tokens, and changed nothing."""
+    lengths = [len(r["chosen"]) + len(r["rejected"]) for r in hh_rows[:40]]
+    idx = sorted(range(40), key=lengths.__getitem__)
+    recs = rows(hh_rows, idx[:2] + idx[-2:])
+    cfg = LabelerConfig(principles="all", ensemble_k=2, max_prompt_tokens=max_prompt_tokens)
+    lab = Labeler(llamacpp_judge, cfg)
+    if max_prompt_tokens:
+        out = lab.label(recs)
+        assert sum(r["truncated"] for r in out) >= 2 and all(r["error"] is None for r in out)
+    before = dict(llamacpp_judge.usage.extra), llamacpp_judge.usage.prompt_tokens
+    prompts, fast = label_logprobs(llamacpp_judge, lab, recs)
+    evaluated = llamacpp_judge.usage.extra["prompt_tokens_evaluated"] - before[0].get("prompt_tokens_evaluated", 0)
+    assert evaluated < 0.8 * (llamacpp_judge.usage.prompt_tokens - before[1])  # the prefixes were reused
+    _, simple = label_logprobs(simple_judge, Labeler(simple_judge, cfg), recs)
+    assert np.abs(fast - simple).max() <= 1e-4
+    # and the simple path is a prompt evaluated whole in a fresh context, whatever came before it
+    whole = simple_judge.next_token_logprobs(simple_judge.render(prompts[0]))
+    assert abs(float(np.logaddexp.reduce(whole[simple_judge._ids("1")])) - simple[0, 0]) <= 1e-6
+
+
+def test_converted_weights_are_cached_and_named(tmp_path):
+    src = embedded_gguf()
+    assert weights_path(src, "stored") == src
+    first = weights_path(src, "bf16", folder=tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert first.parent == tmp_path and first.stat().st_size > 2 * src.stat().st_size  # 16-bit vs 4.5-bit weights
+    assert weights_path(src, "bf16", folder=tmp_path) == first and first.stat().st_mtime_ns == stamp  # not redone
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary file left behind
+    with pytest.raises(RlaifError, match="unknown weights 'q3'"):
+        weights_path(src, "q3", folder=tmp_path)
+    # labels differ between formats, so the judge id (in config_hash) names the format
+    assert judge_id("embedded") == "llamacpp:SmolLM2-135M-Instruct.Q4_1@bf16"
+    assert judge_id("llamacpp:embedded", {"weights": "stored"}) == "llamacpp:SmolLM2-135M-Instruct.Q4_1"
+    assert judge_id(f"llamacpp:{src}") == "llamacpp:SmolLM2-135M-Instruct.Q4_1"  # a user's file runs as stored
+    with pytest.raises(RlaifError, match="weights"):
+        judge_id("embedded", {"weights": "q3"})
