@@ -37,7 +37,7 @@ def _load(spec=None, **options):
 def install() -> None:
     """Put the scripted judge behind every judge spec of this process (also run in each Ray worker)."""
     rlaif.judges.load_judge = _load
-    rlaif.judges.judge_id = lambda spec=None: ScriptedJudge.judge_id
+    rlaif.judges.judge_id = lambda spec=None, options=None: ScriptedJudge.judge_id
 
 
 def _start_local_ray() -> None:

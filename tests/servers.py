@@ -49,12 +49,12 @@ def wait_until_up(server, url: str, name: str, log=None, limit: float = 120.0) -
 class LlamaServer:
     """``python -m llama_cpp.server`` serving the embedded GGUF; stopped on ``close``."""
 
-    def __init__(self, model_path: str, n_ctx: int = 4096):
+    def __init__(self, model_path: str, n_ctx: int = 4096, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
-             "--port", str(self.port), "--n_ctx", str(n_ctx), "--logits_all", "true", "--verbose", "false"],
+             "--port", str(self.port), "--n_ctx", str(n_ctx), "--logits_all", "true", "--verbose", "false", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until_up(self, self.url + "/models", "llama_cpp.server")
 

@@ -10,6 +10,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.jobs.pipeline import label_file
 from rlaif.jobs.runner import Task, run_job
 from rlaif.jobs.spec import LabelJob, RunOptions
+from rlaif.judges.gguf_weights import weights_path
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 
@@ -21,7 +22,9 @@ CFG = LabelerConfig(principles="least-harmful")
 
 @pytest.fixture(scope="module")
 def server():
-    srv = LlamaServer(str(embedded_gguf()))
+    # the weights, attention kernel and micro-batch size of the in-process embedded judge (see rlaif.judges.llamacpp)
+    srv = LlamaServer(str(weights_path(embedded_gguf(), "bf16")),
+                      extra=("--flash_attn", "true", "--n_batch", "4096", "--n_ubatch", "4096"))
     yield srv
     srv.close()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from rlaif.core.errors import RlaifError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Default engine for the embedded judge, chosen by bench/bench_engines.py (see README).
+# Default engine for the embedded judge: the fastest in bench/bench_throughput.py on a 2-core CPU (README,
+# *Throughput*), with the weights in bf16 (rlaif.judges.llamacpp.EMBEDDED_WEIGHTS).
 EMBEDDED_ENGINE = "llamacpp"
 
 

