@@ -70,7 +70,6 @@ class LlamaCppJudge:
         if len(end) == 1:
             self._stop.add(end[0])
 
-
     def render(self, messages: Messages, continuation: str = "") -> str:
         text = self._fmt(messages=messages).prompt if self._fmt else plain_chat(messages)
         return text + continuation
@@ -101,16 +100,10 @@ class LlamaCppJudge:
         self.llm.eval(tokens[n:])
         self.usage.add(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - n)
 
-    def next_token_logprobs(self, text: str) -> np.ndarray:
-        """Log-softmax of the next-token logits after ``text``, evaluated whole (the simple path). Shape: (vocab,)."""
-        self._eval_to(self._tokens(text), reuse=False)
-        self.usage.add(requests=1)
-        return log_softmax(np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)))
-
-    def prompt_logprobs(self, text: str) -> np.ndarray:
-        """Log-softmax of the next-token logits after ``text``, reusing the previous prompt's common prefix when
-        ``reuse_prefix`` (else the simple path). Shape: (vocab,)."""
-        self._eval_to(self._tokens(text), reuse=self.reuse_prefix, min_new=MIN_ROWS)
+    def next_token_logprobs(self, text: str, reuse: bool = False) -> np.ndarray:
+        """Log-softmax of the next-token logits after ``text``: evaluated whole (the simple path), or with ``reuse``
+        the previous prompt's common prefix kept. Shape: (vocab,)."""
+        self._eval_to(self._tokens(text), reuse=reuse, min_new=MIN_ROWS)
         self.usage.add(requests=1)
         return log_softmax(np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self._n_vocab,)))
 
@@ -118,7 +111,7 @@ class LlamaCppJudge:
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         conts = continuations or [""] * len(prompts)
         ids = {lab: self._ids(lab) for lab in labels}
-        lps = (self.prompt_logprobs(self.render(m, c)) for m, c in zip(prompts, conts))
+        lps = (self.next_token_logprobs(self.render(m, c), self.reuse_prefix) for m, c in zip(prompts, conts))
         return [LabelLogprobs({lab: float(np.logaddexp.reduce(lp[ids[lab]])) for lab in labels}) for lp in lps]
 
     def _decode(self, tokens: list[int], max_new_tokens: int, pick) -> str:
