@@ -48,7 +48,7 @@ class ScriptedJudge:
             text = msgs[-1]["content"] if msgs[-1]["role"] == "user" and "Response 1" in msgs[-1]["content"] \
                 else next(m["content"] for m in reversed(msgs) if "Response 1" in m["content"])
             r1 = re.search(r"Response 1:\n(.*?)\n\nResponse 2:", text, re.S).group(1)
-            r2 = re.search(r"Response 2:\n(.*?)\n\n", text, re.S).group(1)
+            r2 = re.search(r"Response 2:\n(.*?)(?:\n\n|\n?\Z)", text, re.S).group(1)
             l1, l2 = self._q(r1) + self.bias, self._q(r2)
             # an arbitrary common offset: renormalisation over the two labels must cancel it
             z = math.log(math.exp(l1) + math.exp(l2) + 50.0)
