@@ -29,6 +29,19 @@ def test_hf_batched_left_padding_matches_one_at_a_time(tiny_lm, smol_tokenizer):
     assert torch.allclose(lb[0], ref, atol=1e-4)
 
 
+def test_hf_shared_prefix_cache_matches_whole_prompts(tiny_lm, smol_tokenizer):
+    """Two orders of a pair (suffixes of different lengths), a prompt sharing only the preamble, a lone one."""
+    judge = HFJudge(tiny_lm, smol_tokenizer, "hf:tiny", batch_size=2)
+    base = [{"role": "system", "content": "You judge."}, {"role": "user", "content": "Conversation: hi there. "}]
+    pair = [base[:1] + [{"role": "user", "content": base[1]["content"] + a + b}]
+            for a, b in (("Response 1: yes. ", "Response 2: no, never, not at all."),
+                         ("Response 1: no, never, not at all. ", "Response 2: yes."))]
+    texts = [judge.render(m) for m in pair + [base, PROMPTS[2]]]
+    shared, whole = judge.next_token_logprobs(texts, reuse=True), judge.next_token_logprobs(texts)
+    assert torch.allclose(shared, whole, atol=1e-4)
+    assert judge.usage.extra["prompt_tokens_evaluated"] < judge.usage.prompt_tokens / 2  # of both calls' tokens
+
+
 def test_hf_label_logprobs_sum_over_surface_variants(tiny_lm, smol_tokenizer):
     judge = HFJudge(tiny_lm, smol_tokenizer, "hf:tiny", batch_size=2)
     res = judge.label_logprobs(PROMPTS, ["1", "2"])

@@ -1,5 +1,6 @@
-"""The fast paths of the embedded judge give the simple path's log-probs: prefix reuse vs every prompt evaluated
-whole (pairs of different lengths, truncated contexts), and converted weights are cached and named in the judge id."""
+"""The fast paths of the embedded judge give the simple path's log-probs: prefix reuse on several llama.cpp contexts
+vs every prompt evaluated whole on one, and transformers' shared-prefix KV cache vs whole prompts (pairs of different
+lengths, truncated contexts); converted weights are cached and named in the judge id."""
 
 import numpy as np
 import pytest
@@ -20,7 +21,14 @@ def rows(hh_rows, idx):
 
 @pytest.fixture(scope="module")
 def simple_judge():
-    return load_judge("llamacpp:embedded", reuse_prefix=False)
+    return load_judge("llamacpp:embedded", reuse_prefix=False, workers=1)
+
+
+def hard_rows(hh_rows):
+    """The shortest and longest two of the first 40 pairs."""
+    lengths = [len(r["chosen"]) + len(r["rejected"]) for r in hh_rows[:40]]
+    idx = sorted(range(40), key=lengths.__getitem__)
+    return rows(hh_rows, idx[:2] + idx[-2:])
 
 
 def label_logprobs(judge, lab, recs):
@@ -33,10 +41,10 @@ def label_logprobs(judge, lab, recs):
 @pytest.mark.parametrize("max_prompt_tokens", [None, 400])
 def test_prefix_reuse_gives_the_simple_paths_logprobs(llamacpp_judge, simple_judge, hh_rows, max_prompt_tokens):
     """Pairs of very different lengths (shortest and longest of the first 40), both orders; with a 400-token
-    budget the two long ones have their contexts cut from the left. Reuse must have skipped tokens, and changed nothing."""
-    lengths = [len(r["chosen"]) + len(r["rejected"]) for r in hh_rows[:40]]
-    idx = sorted(range(40), key=lengths.__getitem__)
-    recs = rows(hh_rows, idx[:2] + idx[-2:])
+    budget the two long ones have their contexts cut from the left. Reuse must have skipped tokens, both contexts
+    must have worked, and nothing changed."""
+    assert len(llamacpp_judge.contexts) == 2 and len(simple_judge.contexts) == 1  # 2 cores: two 1-thread contexts
+    recs = hard_rows(hh_rows)
     cfg = LabelerConfig(principles="all", ensemble_k=2, max_prompt_tokens=max_prompt_tokens)
     lab = Labeler(llamacpp_judge, cfg)
     if max_prompt_tokens:
@@ -46,11 +54,27 @@ def test_prefix_reuse_gives_the_simple_paths_logprobs(llamacpp_judge, simple_jud
     prompts, fast = label_logprobs(llamacpp_judge, lab, recs)
     evaluated = llamacpp_judge.usage.extra["prompt_tokens_evaluated"] - before[0].get("prompt_tokens_evaluated", 0)
     assert evaluated < 0.8 * (llamacpp_judge.usage.prompt_tokens - before[1])  # the prefixes were reused
+    assert all(llm.n_tokens > 0 for llm in llamacpp_judge.contexts)  # the units went to both contexts
     _, simple = label_logprobs(simple_judge, Labeler(simple_judge, cfg), recs)
     assert np.abs(fast - simple).max() <= 1e-4
     # and the simple path is a prompt evaluated whole in a fresh context, whatever came before it
     whole = simple_judge.next_token_logprobs(simple_judge.render(prompts[0]))
     assert abs(float(np.logaddexp.reduce(whole[simple_judge._ids("1")])) - simple[0, 0]) <= 1e-6
+
+
+def test_transformers_shared_prefix_cache_gives_the_whole_prompts_logprobs(hh_rows):
+    """float32 (where the option is on by default): each unit's prefix once, its suffixes as one padded batch;
+    a 400-token budget cuts the long pairs' contexts and leaves the short ones whole."""
+    fast = load_judge("hf:embedded", dtype="float32")
+    assert fast.reuse_prefix
+    cfg = LabelerConfig(principles="all", ensemble_k=2, max_prompt_tokens=400)
+    recs = hard_rows(hh_rows)
+    prompts, shared = label_logprobs(fast, Labeler(fast, cfg), recs)
+    assert fast.usage.extra["prompt_tokens_evaluated"] < 0.8 * fast.usage.prompt_tokens
+    whole = fast.next_token_logprobs([fast.render(m) for m in prompts])  # the simple path: batches of whole prompts
+    ids = {x: fast._ids(x) for x in ("1", "2")}
+    simple = np.array([[float(row[ids[x]].logsumexp(0)) for x in ("1", "2")] for row in whole])
+    assert np.abs(shared - simple).max() <= 1e-4
 
 
 def test_converted_weights_are_cached_and_named(tmp_path):
@@ -69,3 +93,5 @@ def test_converted_weights_are_cached_and_named(tmp_path):
     assert judge_id(f"llamacpp:{src}") == "llamacpp:SmolLM2-135M-Instruct.Q4_1"  # a user's file runs as stored
     with pytest.raises(RlaifError, match="weights"):
         judge_id("embedded", {"weights": "q3"})
+    assert judge_id("hf:embedded", {"dtype": "float32"}) == "hf:SmolLM2-135M-Instruct.Q4_1"
+    assert judge_id("hf:embedded", {"dtype": "bfloat16"}) == "hf:SmolLM2-135M-Instruct.Q4_1@bfloat16"

@@ -1,4 +1,5 @@
-"""transformers backend: any causal LM on CPU or GPU, batched with left padding and attention masks."""
+"""transformers backend: any causal LM on CPU or GPU, batched with left padding and attention masks, a shared
+prefix's KV cache reused across the prompts that share it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.embedded import model_path
+from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed
 
@@ -20,15 +22,18 @@ class HFJudge:
     """Judge on a ``transformers`` causal LM.
 
     Build it from a local model directory (``HFJudge.from_pretrained``; a GGUF file loads through
-    ``gguf_file=``) or from an in-memory model and tokenizer (tests build tiny random models).
+    ``gguf_file=``) or from an in-memory model and tokenizer (tests build tiny random models). With
+    ``reuse_prefix``, prompts that share a prefix (a pair's two orders) evaluate it once and their suffixes
+    continue from its KV cache, as one left-padded batch; without it, prompts are evaluated whole in batches.
     """
 
     def __init__(self, model: Any, tokenizer: Any, judge_id: str, batch_size: int = 8,
-                 context_length: int | None = None):
+                 context_length: int | None = None, reuse_prefix: bool = False):
         self.model = model.eval()
         self.tok = tokenizer
         self.judge_id = judge_id
         self.batch_size = batch_size
+        self.reuse_prefix = reuse_prefix
         self.context_length = context_length or getattr(model.config, "max_position_embeddings", None)
         self.usage = Usage()
         if self.tok.pad_token_id is None:
@@ -38,7 +43,8 @@ class HFJudge:
 
     @classmethod
     def from_pretrained(cls, path: str, *, gguf_file: str | None = None, device: str | None = None,
-                        dtype: str = "auto", batch_size: int = 8, judge_id: str | None = None) -> "HFJudge":
+                        dtype: str = "auto", batch_size: int = 8, judge_id: str | None = None,
+                        reuse_prefix: bool | None = None) -> "HFJudge":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         p = Path(path)
@@ -47,16 +53,17 @@ class HFJudge:
         if not p.exists():
             raise RlaifError(f"hf judge: {p} is not a local model directory (nothing is downloaded)")
         kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = torch.float32 if (dtype == "auto" and device == "cpu") else (
-            "auto" if dtype == "auto" else getattr(torch, dtype))
+        device = device or default_device()
+        torch_dtype = resolve_dtype(dtype, device)
         try:
             tok = AutoTokenizer.from_pretrained(str(p), **kw)
             model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype, **kw).to(device)
         except (OSError, ValueError) as e:
             raise RlaifError(f"hf judge: cannot load {p}: {str(e).splitlines()[0]}") from None
         name = gguf_file.removesuffix(".gguf") if gguf_file else p.name
-        return cls(model, tok, judge_id or f"hf:{name}", batch_size=batch_size)
+        exact = torch_dtype == torch.float32  # bf16 rounding makes the prefix path differ (see reuse_prefix)
+        return cls(model, tok, judge_id or f"hf:{name}", batch_size=batch_size,
+                   reuse_prefix=exact if reuse_prefix is None else reuse_prefix)
 
     def render(self, messages: Messages, continuation: str = "") -> str:
         return render_chat(self.tok, messages) + continuation
@@ -87,8 +94,11 @@ class HFJudge:
             yield idx, ids.to(self.device), mask.to(self.device)
 
     @torch.no_grad()
-    def next_token_logprobs(self, texts: list[str]) -> torch.Tensor:
-        """Log-softmax of the next-token logits after each text. Shape: (len(texts), vocab)."""
+    def next_token_logprobs(self, texts: list[str], reuse: bool = False) -> torch.Tensor:
+        """Log-softmax of the next-token logits after each text, evaluated whole in batches (the simple path) or,
+        with ``reuse``, each shared prefix once. Shape: (len(texts), vocab)."""
+        if reuse:
+            return self._shared_prefix_logprobs(texts)
         out: list[torch.Tensor | None] = [None] * len(texts)
         for idx, ids, mask in self._batches(texts):
             pos = (mask.cumsum(-1) - 1).clamp_min(0)
@@ -98,11 +108,44 @@ class HFJudge:
                 out[i] = lp[r]
         return torch.stack(out) if out else torch.empty(0)
 
+    def _shared_prefix_logprobs(self, texts: list[str]) -> torch.Tensor:
+        """Per unit of prompts sharing a prefix (``prefix_units``): one forward pass over the prefix, then the
+        suffixes as one batch continuing from its KV cache (left-padded between prefix and suffix, positions
+        counted from the prefix's end)."""
+        enc = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        out: list[torch.Tensor | None] = [None] * len(texts)
+        for unit in prefix_units(enc):
+            n = min(common_prefix(enc[unit[0]], enc[i]) for i in unit) if len(unit) > 1 else 0
+            n = min([n] + [len(enc[i]) - 1 for i in unit])  # every prompt keeps >= 1 token to evaluate
+            suffixes = [enc[i][n:] for i in unit]
+            cache = None
+            if n:
+                cache = self.model(input_ids=torch.tensor([enc[unit[0]][:n]], device=self.device), use_cache=True,
+                                   logits_to_keep=1).past_key_values
+                cache.batch_repeat_interleave(len(unit))
+            width = max(map(len, suffixes))
+            ids = torch.full((len(unit), width), self.tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(unit), n + width), dtype=torch.long)
+            mask[:, :n] = 1
+            pos = torch.zeros((len(unit), width), dtype=torch.long)
+            for r, s in enumerate(suffixes):
+                ids[r, width - len(s):] = torch.tensor(s)
+                mask[r, n + width - len(s):] = 1
+                pos[r, width - len(s):] = torch.arange(n, n + len(s))
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                position_ids=pos.to(self.device), past_key_values=cache, logits_to_keep=1).logits
+            lp = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
+            for r, i in enumerate(unit):
+                out[i] = lp[r]
+            self.usage.add(prompt_tokens=sum(map(len, (enc[i] for i in unit))), requests=len(unit),
+                           prompt_tokens_evaluated=n + sum(map(len, suffixes)))
+        return torch.stack(out) if out else torch.empty(0)
+
     def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         conts = continuations or [""] * len(prompts)
         ids = {lab: self._ids(lab) for lab in labels}  # raises for a multi-token label before any work
-        lp = self.next_token_logprobs([self.render(m, c) for m, c in zip(prompts, conts)])
+        lp = self.next_token_logprobs([self.render(m, c) for m, c in zip(prompts, conts)], self.reuse_prefix)
         return [LabelLogprobs({lab: float(torch.logsumexp(row[ids[lab]], 0)) for lab in labels}) for row in lp]
 
     @torch.no_grad()
@@ -139,16 +182,42 @@ class HFJudge:
         return out
 
 
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def fast_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX-512 BF16 or AMX): there bf16 labels ~1.8x faster
+    than fp32 (README *Throughput*); elsewhere bf16 is emulated and slower."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    """The torch dtype for ``dtype``; 'auto' is bfloat16 on a CPU with fast bf16, else float32 on CPU, and the
+    model's own ('auto') on a GPU."""
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device != "cpu":
+        return "auto"
+    return torch.bfloat16 if fast_bf16_cpu() else torch.float32
+
+
 class HFOptions(BaseModel):
     batch_size: int | None = Field(None, ge=1, description="hf judges: prompts per forward pass (default 8)")
     device: str | None = Field(None, description="hf judges: torch device (default: cuda if available, else cpu)")
-    dtype: str | None = Field(None, description="hf judges: torch dtype, e.g. bfloat16 (default: float32 on CPU, "
-                              "the model's own on GPU)")
+    dtype: str | None = Field(None, description="hf judges: torch dtype, e.g. bfloat16 (default 'auto': bfloat16 on "
+                              "a CPU with AVX-512 BF16 or AMX, else float32 on CPU; the model's own on GPU)")
+    reuse_prefix: bool | None = Field(None, description="hf judges: evaluate a prefix shared by prompts once and "
+                                      "continue from its KV cache (default: in float32 only, where it gives the "
+                                      "whole-prompt log-probs to 1e-4; bf16 rounding moves them)")
 
 
 def _ident(arg: str, options: dict) -> str:
+    """The judge id: the model's name, and the dtype when it is not float32 (labels differ between dtypes)."""
     path = model_path(arg)
-    return f"hf:{path.stem if path.suffix == '.gguf' else path.name}"
+    dtype = resolve_dtype(options.get("dtype") or "auto", options.get("device") or default_device())
+    tag = "" if dtype == torch.float32 else "@" + (dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch."))
+    return f"hf:{path.stem if path.suffix == '.gguf' else path.name}{tag}"
 
 
 def _build(arg: str, options: dict) -> HFJudge:
