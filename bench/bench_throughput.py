@@ -28,15 +28,17 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-har
 
 # name, judge spec, backend options, dtype of the matmuls, family (same family: labels must match)
 SETTINGS = [
-    ("llamacpp q4_1 (stored), whole prompts", "llamacpp:embedded", {"weights": "stored", "reuse_prefix": False}, "int8", "q4_1"),
     ("llamacpp q4_1 (stored), prefix reuse", "llamacpp:embedded", {"weights": "stored"}, "int8", "q4_1"),
-    ("llamacpp f32, whole prompts", "llamacpp:embedded", {"weights": "f32", "reuse_prefix": False}, "fp32", "f32"),
     ("llamacpp f32, prefix reuse", "llamacpp:embedded", {"weights": "f32"}, "fp32", "f32"),
-    ("llamacpp bf16, whole prompts", "llamacpp:embedded", {"weights": "bf16", "reuse_prefix": False}, "bf16", "bf16"),
-    ("llamacpp bf16, prefix reuse, 1 thread", "llamacpp:embedded", {"weights": "bf16", "n_threads": 1}, "bf16", "bf16"),
-    ("llamacpp bf16, prefix reuse (default)", "llamacpp:embedded", {"weights": "bf16"}, "bf16", "bf16"),
-    ("transformers fp32, batch 8", "hf:embedded", {"batch_size": 8}, "fp32", "hf-fp32"),
-    ("transformers bf16, batch 8", "hf:embedded", {"batch_size": 8, "dtype": "bfloat16"}, "bf16", "hf-bf16"),
+    ("llamacpp bf16, whole prompts, 1 context", "llamacpp:embedded", {"reuse_prefix": False, "workers": 1}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 1 context x 2 threads", "llamacpp:embedded", {"workers": 1}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread (default)", "llamacpp:embedded", {}, "bf16", "bf16"),
+    ("transformers fp32, whole prompts, batch 8", "hf:embedded", {"dtype": "float32", "reuse_prefix": False}, "fp32",
+     "hf-fp32"),
+    ("transformers fp32, shared-prefix KV cache", "hf:embedded", {"dtype": "float32"}, "fp32", "hf-fp32"),
+    ("transformers bf16, whole prompts, batch 8 (auto here)", "hf:embedded", {"dtype": "bfloat16"}, "bf16", "hf-bf16"),
+    ("transformers bf16, shared-prefix KV cache", "hf:embedded", {"dtype": "bfloat16", "reuse_prefix": True}, "bf16",
+     "hf-bf16"),
 ]
 
 
@@ -82,8 +84,8 @@ def run(spec: str, options: dict, recs: list, cfg: LabelerConfig) -> dict:
     dt = time.perf_counter() - t0
     rendered = judge.usage.prompt_tokens
     evaluated = judge.usage.extra.get("prompt_tokens_evaluated", rendered)
-    if hasattr(judge, "llm"):
-        judge.llm.close()
+    for llm in getattr(judge, "contexts", []):
+        llm.close()
     return {"load": load, "seconds": dt, "rendered": rendered, "evaluated": evaluated, "out": out}
 
 
