@@ -26,13 +26,16 @@ from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 
-# name, judge spec, backend options, dtype of the matmuls, family (same family: labels must match)
+# name, judge spec, backend options, dtype of the matmuls, family (same family: labels must match)[, rows per
+# labeller call, as the CLI's --chunk-size: 8 unless given (the CLI's default was 8; it is 32 since this table)]
 SETTINGS = [
     ("llamacpp q4_1 (stored), prefix reuse", "llamacpp:embedded", {"weights": "stored"}, "int8", "q4_1"),
     ("llamacpp f32, prefix reuse", "llamacpp:embedded", {"weights": "f32"}, "fp32", "f32"),
-    ("llamacpp bf16, whole prompts, 1 context", "llamacpp:embedded", {"reuse_prefix": False, "workers": 1}, "bf16", "bf16"),
-    ("llamacpp bf16, prefix reuse, 1 context x 2 threads", "llamacpp:embedded", {"workers": 1}, "bf16", "bf16"),
-    ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread (default)", "llamacpp:embedded", {}, "bf16", "bf16"),
+    ("llamacpp bf16, whole prompts, 1 context", "llamacpp:embedded", {"reuse_prefix": False, "contexts": 1}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 1 context x 2 threads", "llamacpp:embedded", {"contexts": 1}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread", "llamacpp:embedded", {}, "bf16", "bf16"),
+    ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread, 32-row chunks (the default)", "llamacpp:embedded", {},
+     "bf16", "bf16", 32),
     ("transformers fp32, whole prompts, batch 8", "hf:embedded", {"dtype": "float32", "reuse_prefix": False}, "fp32",
      "hf-fp32"),
     ("transformers fp32, shared-prefix KV cache", "hf:embedded", {"dtype": "float32"}, "fp32", "hf-fp32"),
@@ -71,7 +74,7 @@ def flop_per_token(meta: dict, n_ctx: float) -> float:
     return 2 * n + 2 * n_layer * n_ctx * d
 
 
-def run(spec: str, options: dict, recs: list, cfg: LabelerConfig) -> dict:
+def run(spec: str, options: dict, recs: list, cfg: LabelerConfig, chunk: int = 8) -> dict:
     t0 = time.perf_counter()
     judge = load_judge(spec, **options)
     load = time.perf_counter() - t0
@@ -79,8 +82,8 @@ def run(spec: str, options: dict, recs: list, cfg: LabelerConfig) -> dict:
     lab.label(recs[:2])  # warm-up
     judge.usage.prompt_tokens, judge.usage.extra = 0, {}
     t0, out = time.perf_counter(), []
-    for s in range(0, len(recs), 8):  # the CLI's default chunk
-        out.extend(lab.label(recs[s:s + 8]))
+    for s in range(0, len(recs), chunk):  # as the CLI's job runner calls it
+        out.extend(lab.label(recs[s:s + chunk]))
     dt = time.perf_counter() - t0
     rendered = judge.usage.prompt_tokens
     evaluated = judge.usage.extra.get("prompt_tokens_evaluated", rendered)
@@ -109,8 +112,8 @@ def main() -> None:
     chosen = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(SETTINGS))
     results = {}
     for i in chosen:
-        name, spec, options, dtype, family = SETTINGS[i]
-        results[name] = r = run(spec, options, recs, LabelerConfig())
+        name, spec, options, dtype, family, *chunk = SETTINGS[i]
+        results[name] = r = run(spec, options, recs, LabelerConfig(), *chunk)
         r.update(dtype=dtype, family=family)
         print(f"  done: {name} ({r['seconds']:.0f} s)", flush=True)
     parse = run("embedded", {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,

@@ -21,7 +21,7 @@ def rows(hh_rows, idx):
 
 @pytest.fixture(scope="module")
 def simple_judge():
-    return load_judge("llamacpp:embedded", reuse_prefix=False, workers=1)
+    return load_judge("llamacpp:embedded", reuse_prefix=False, contexts=1)
 
 
 def hard_rows(hh_rows):

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from rlaif.core.errors import RlaifError
-from rlaif.jobs.spec import JudgeSpec, RunOptions
+from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE, JudgeSpec, RunOptions
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,7 +52,8 @@ def add_job_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet, or a folder with --engine ray (re-run to resume)")
     p.add_argument("--limit", type=positive_int, default=None, help="process only the first N rows")
     p.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    p.add_argument("--chunk-size", type=positive_int, default=8, help="rows per durable write")
+    p.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE,
+                   help=f"rows per durable write and judge call (default {DEFAULT_CHUNK_SIZE})")
     p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on "
                    "(they are tried again on every run, so a fixed row gets labelled)")
     p.add_argument("--repair", action="store_true", help="move unreadable lines and repeated ids of an existing "

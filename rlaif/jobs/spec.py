@@ -12,6 +12,11 @@ from rlaif.labeling.labeler import LabelerConfig
 from rlaif.labeling.scorer import ScorerConfig
 
 
+# Rows per labeller call and durable write: a kill loses at most this many rows' work, and a prefix-caching judge
+# shares prefixes within a call (32 rows label ~19% faster than 8 on the embedded judge: README *Throughput*).
+DEFAULT_CHUNK_SIZE = 32
+
+
 class RunOptions(BaseModel):
     """Where a job reads and writes, and how it runs."""
 
@@ -20,7 +25,7 @@ class RunOptions(BaseModel):
                         "re-running the same job resumes it.")
     limit: int | None = Field(None, ge=1, description="Process only the first N input rows.")
     split: str | None = Field(None, description="Split of a saved DatasetDict.")
-    chunk_size: int = Field(8, ge=1, description="Rows per durable write.")
+    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, description="Rows per durable write (and per judge call).")
     skip_invalid: bool = Field(False, description="Write bad input rows with their reason and go on "
                                "(they are tried again on every run).")
     repair: bool = Field(False, description="Move unreadable lines and repeated ids of an existing output to "

@@ -30,15 +30,15 @@ from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
 # kernel as when the prompt is evaluated whole (on Q4_1 weights the two kernels differ by up to 0.5 nats).
 MIN_ROWS = 64
 # Contexts a judge runs side by side at most by default (each holds its own KV cache and compute buffers).
-MAX_WORKERS = 8
+MAX_CONTEXTS = 8
 
 
 class LlamaCppJudge:
     """Judge on a GGUF file through llama.cpp.
 
-    The judge runs ``workers`` llama.cpp contexts side by side, ``n_threads // workers`` threads each (one
-    context per core by default: on 2 cores, two 1-thread contexts label ~35% more tokens/s than one 2-thread
-    context). A call's prompts are sorted and cut into units (``prefix_units``: a pair's two orders stay
+    The judge runs ``contexts`` llama.cpp contexts side by side, ``n_threads // contexts`` threads each (one
+    context per core by default, at most ``MAX_CONTEXTS``; on 2 cores, two 1-thread contexts label as fast as one
+    2-thread context, within noise, and generate faster). A call's prompts are sorted and cut into units (``prefix_units``: a pair's two orders stay
     together), which go to whichever context is free; with fewer units than contexts, the busy ones get all
     the threads. Each context evaluates one prompt at a time; with ``reuse_prefix`` a prompt keeps the KV
     cache of its common prefix with the context's previous prompt (preamble, question, principle, a pair's
@@ -49,7 +49,7 @@ class LlamaCppJudge:
     """
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 workers: int | None = None, judge_id: str | None = None, seed: int = 0, weights: str = STORED,
+                 contexts: int | None = None, judge_id: str | None = None, seed: int = 0, weights: str = STORED,
                  reuse_prefix: bool = True):
         try:
             from llama_cpp import Llama
@@ -61,7 +61,7 @@ class LlamaCppJudge:
             raise RlaifError(f"llamacpp judge: {path} is not a GGUF file")
         # llama-cpp-python generates on half the cores by default; use them all
         self.n_threads = n_threads or os.cpu_count() or 1
-        n_workers = max(1, min(workers or min(self.n_threads, MAX_WORKERS), self.n_threads))
+        n_workers = max(1, min(contexts or min(self.n_threads, MAX_CONTEXTS), self.n_threads))
         file = str(weights_path(path, weights))
         # n_batch = n_ubatch = n_ctx: what a prompt evaluates is one micro-batch (see MIN_ROWS)
         self.contexts = [Llama(model_path=file, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=self.n_threads,
@@ -221,13 +221,13 @@ EMBEDDED_WEIGHTS = "bf16"
 class LlamaCppOptions(BaseModel):
     n_ctx: int | None = Field(None, ge=256, description="llamacpp judges: context window in tokens (default 4096)")
     n_threads: int | None = Field(None, ge=1, description="llamacpp judges: CPU threads in all (default: all cores)")
-    workers: int | None = Field(None, ge=1, description="llamacpp judges: contexts labelling side by side, sharing "
-                                f"the threads (default: one per thread, at most {MAX_WORKERS})")
+    contexts: int | None = Field(None, ge=1, description="llamacpp judges: contexts labelling side by side, sharing "
+                                 f"the threads (default: one per thread, at most {MAX_CONTEXTS})")
     weights: Literal["stored", "bf16", "f16", "f32", "q8_0", "q4_0"] | None = Field(
         None, description="llamacpp judges: run the GGUF's weights as stored, or converted once by llama.cpp's "
         f"quantizer and cached (default: {EMBEDDED_WEIGHTS} for the embedded model, stored for other files)")
-    reuse_prefix: bool | None = Field(None, description="llamacpp judges: keep the KV cache of the prefix a prompt shares "
-                                      "with the previous one (default true; false: evaluate every prompt whole)")
+    reuse_prefix: bool | None = Field(None, description="llamacpp and hf judges: keep the KV cache of a prefix prompts "
+                                      "share (default: on for llamacpp, for hf in float32; off: evaluate every prompt whole)")
 
 
 def _weights(arg: str, options: dict) -> str:

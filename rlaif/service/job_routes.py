@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
+from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
 from rlaif.service.jobs import resolve_input, upload_path, view
 
@@ -23,7 +24,7 @@ class JobRequest(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="Labeler or scorer settings.")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
-    chunk_size: int = Field(8, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
+    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
     output_format: Literal["jsonl", "parquet"] = Field("jsonl", description="Result file format.")
 
 
