@@ -138,7 +138,7 @@ def test_parquet_output_keeps_earlier_rows_when_a_later_run_is_killed(tmp_path):
 # -- defect 2: one writer per output; readers refuse duplicates -----------------------------------
 
 def test_second_writer_fails_at_once_naming_the_first(tmp_path):
-    src = write_jsonl(tmp_path / "in.jsonl", pairs(10))
+    src = write_jsonl(tmp_path / "in.jsonl", pairs(40))  # ~12 s of work: the second starts well before the end
     out = tmp_path / "same.jsonl"
     first = start("label", src, "-o", out, "--chunk-size", "1", "--no-progress", delay=0.3)
     deadline = time.time() + 60
@@ -147,7 +147,7 @@ def test_second_writer_fails_at_once_naming_the_first(tmp_path):
     second = run("label", src, "-o", out, "--chunk-size", "1", "--no-progress")
     one_line_error(second, f"{out} is being written by process {first.pid}")
     assert first.wait(120) == 0
-    assert sorted(r["id"] for r in records(out)) == sorted(f"row-{i}" for i in range(10))
+    assert sorted(r["id"] for r in records(out)) == sorted(f"row-{i}" for i in range(40))
     assert not Path(str(out) + ".lock").exists()
 
 

@@ -40,15 +40,17 @@ def test_server_labels_match_in_process_judge(server, llamacpp_judge, hh_rows, t
     recs = load_pairs(write_jsonl(tmp_path / "hh.jsonl", hh_rows[:4])).records
     remote = load_judge("openai:smollm2", base_url=server.url, concurrency=2)
     a, b = Labeler(remote, CFG).label(recs), Labeler(llamacpp_judge, CFG).label(recs)
-    for x, y in zip(a, b):
-        assert x["error"] is None
+    # a remote judge sees the top-20 log-probs only: a label outside them is NaN with that reason, never made up
+    matched = [(x, y) for x, y in zip(a, b) if x["error"] is None]
+    assert all(ok_or_topk(x) for x in a) and len(matched) >= 2
+    for x, y in matched:
         assert abs(x["p_a_first"] - y["p_a_first"]) < 1e-3 and abs(x["p_a"] - y["p_a"]) < 1e-3
     assert remote.usage.requests == 8 and remote.usage.prompt_tokens > 1000 and remote.usage.retries == 0
     # plain completions endpoint, rendered client-side with the same chat template
     comp = load_judge("openai:smollm2", base_url=server.url, endpoint="completions", tokenizer=str(embedded_gguf()))
     c = Labeler(comp, CFG).label(recs[:2])
     for x, y in zip(c, b):
-        assert abs(x["p_a"] - y["p_a"]) < 1e-3
+        assert ok_or_topk(x) and (x["error"] or abs(x["p_a"] - y["p_a"]) < 1e-3)
     # CoT: the rationale is generated through the server too
     cot = Labeler(remote, LabelerConfig(principles="least-harmful", cot=True, cot_max_tokens=16)).label(recs[:1])[0]
     assert len(cot["rationales"]) == 2
