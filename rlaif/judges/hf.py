@@ -80,16 +80,9 @@ class HFJudge:
         """Yield (indices, encoded batch) with similar lengths together to limit padding."""
         enc = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]
         order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
-        pad = self.tok.pad_token_id
         for s in range(0, len(order), self.batch_size):
             idx = order[s:s + self.batch_size]
-            width = max(len(enc[i]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for r, i in enumerate(idx):
-                n = len(enc[i])
-                ids[r, width - n:] = torch.tensor(enc[i])
-                mask[r, width - n:] = 1
+            ids, mask = left_pad([enc[i] for i in idx], self.tok.pad_token_id)
             self.usage.add(prompt_tokens=int(mask.sum()), requests=len(idx))
             yield idx, ids.to(self.device), mask.to(self.device)
 
@@ -123,15 +116,9 @@ class HFJudge:
                 cache = self.model(input_ids=torch.tensor([enc[unit[0]][:n]], device=self.device), use_cache=True,
                                    logits_to_keep=1).past_key_values
                 cache.batch_repeat_interleave(len(unit))
-            width = max(map(len, suffixes))
-            ids = torch.full((len(unit), width), self.tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(unit), n + width), dtype=torch.long)
-            mask[:, :n] = 1
-            pos = torch.zeros((len(unit), width), dtype=torch.long)
-            for r, s in enumerate(suffixes):
-                ids[r, width - len(s):] = torch.tensor(s)
-                mask[r, n + width - len(s):] = 1
-                pos[r, width - len(s):] = torch.arange(n, n + len(s))
+            ids, mask = left_pad(suffixes, self.tok.pad_token_id)
+            pos = (mask.cumsum(-1) - 1).clamp_min(0) + n
+            mask = torch.cat([torch.ones((len(unit), n), dtype=torch.long), mask], dim=1)
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                 position_ids=pos.to(self.device), past_key_values=cache, logits_to_keep=1).logits
             lp = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
@@ -180,6 +167,17 @@ class HFJudge:
                            completion_tokens=int((new != self.tok.pad_token_id).sum()))
             out.append([self.tok.decode(row, skip_special_tokens=True).strip() for row in new])
         return out
+
+
+def left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids right-aligned in one batch (pad on the left), and the mask of the real tokens."""
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, width - len(s):] = torch.tensor(s)
+        mask[r, width - len(s):] = 1
+    return ids, mask
 
 
 def default_device() -> str:

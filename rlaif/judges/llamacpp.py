@@ -37,9 +37,9 @@ class LlamaCppJudge:
     """Judge on a GGUF file through llama.cpp.
 
     The judge runs ``contexts`` llama.cpp contexts side by side, ``n_threads // contexts`` threads each (one
-    context per core by default, at most ``MAX_CONTEXTS``; on 2 cores, two 1-thread contexts label as fast as one
-    2-thread context, within noise, and generate faster). A call's prompts are sorted and cut into units (``prefix_units``: a pair's two orders stay
-    together), which go to whichever context is free; with fewer units than contexts, the busy ones get all
+    context per core by default, at most ``MAX_CONTEXTS``; on 2 cores, two 1-thread contexts label as fast as
+    one 2-thread context, within noise). A call's prompts are sorted and cut into units (``prefix_units``: a
+    pair's two orders stay together), which go to whichever context is free; with fewer units than contexts, the busy ones get all
     the threads. Each context evaluates one prompt at a time; with ``reuse_prefix`` a prompt keeps the KV
     cache of its common prefix with the context's previous prompt (preamble, question, principle, a pair's
     conversation for its second order) and evaluates the rest, at least ``MIN_ROWS`` tokens; without it every
@@ -61,14 +61,14 @@ class LlamaCppJudge:
             raise RlaifError(f"llamacpp judge: {path} is not a GGUF file")
         # llama-cpp-python generates on half the cores by default; use them all
         self.n_threads = n_threads or os.cpu_count() or 1
-        n_workers = max(1, min(contexts or min(self.n_threads, MAX_CONTEXTS), self.n_threads))
+        n_contexts = max(1, min(contexts or min(self.n_threads, MAX_CONTEXTS), self.n_threads))
         file = str(weights_path(path, weights))
         # n_batch = n_ubatch = n_ctx: what a prompt evaluates is one micro-batch (see MIN_ROWS)
         self.contexts = [Llama(model_path=file, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads, logits_all=False, flash_attn=True, verbose=False,
-                               seed=seed) for _ in range(n_workers)]
+                               seed=seed) for _ in range(n_contexts)]
         self.llm = self.contexts[0]  # tokenizer, metadata
-        self._pool = ThreadPoolExecutor(n_workers, thread_name_prefix="llamacpp") if n_workers > 1 else None
+        self._pool = ThreadPoolExecutor(n_contexts, thread_name_prefix="llamacpp") if n_contexts > 1 else None
         self._lock = threading.Lock()  # one call at a time spreads over the contexts
         self.reuse_prefix = reuse_prefix
         for llm in self.contexts:
