@@ -194,6 +194,8 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     """The torch dtype for ``dtype``; 'auto' is bfloat16 on a CPU with fast bf16, else float32 on CPU, and the
     model's own ('auto') on a GPU."""
     if dtype != "auto":
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise RlaifError(f"judge option 'dtype': '{dtype}' is not a torch dtype (e.g. float32, bfloat16, auto)")
         return getattr(torch, dtype)
     if device != "cpu":
         return "auto"
