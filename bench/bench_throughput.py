@@ -8,7 +8,7 @@ Settings of one engine and weight format must give the same labels (max |dp| <= 
 formats are compared with the exact stored weights (llama.cpp f32). The generate-and-parse baseline (the judge
 writes a short rationale, then answers; the answer is parsed) runs on the same model for the ratio.
 
-    python bench/bench_throughput.py [--pairs 100] [--parse-pairs 20] [--only NAME,...]
+    python bench/bench_throughput.py [--pairs 100] [--parse-pairs 20] [--rationale-tokens 48,96] [--only N,...]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 from rlaif.data import load_pairs
 from rlaif.judges import load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
+from two_streams import TwoStreamJudge
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 
@@ -36,6 +37,8 @@ SETTINGS = [
     ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread", "llamacpp:embedded", {}, "bf16", "bf16"),
     ("llamacpp bf16, prefix reuse, 2 contexts x 1 thread, 32-row chunks (the default)", "llamacpp:embedded", {},
      "bf16", "bf16", 32),
+    ("llamacpp bf16, a pair's two orders per llama_decode (bench/two_streams.py), 2 contexts x 1 thread, 32-row chunks",
+     "llamacpp:embedded", {"two_streams": True}, "bf16", "bf16", 32),
     ("transformers fp32, whole prompts, batch 8", "hf:embedded", {"dtype": "float32", "reuse_prefix": False}, "fp32",
      "hf-fp32"),
     ("transformers fp32, shared-prefix KV cache", "hf:embedded", {"dtype": "float32"}, "fp32", "hf-fp32"),
@@ -76,7 +79,9 @@ def flop_per_token(meta: dict, n_ctx: float) -> float:
 
 def run(spec: str, options: dict, recs: list, cfg: LabelerConfig, chunk: int = 8) -> dict:
     t0 = time.perf_counter()
-    judge = load_judge(spec, **options)
+    options = dict(options)
+    wrap = TwoStreamJudge if options.pop("two_streams", False) else (lambda j: j)
+    judge = wrap(load_judge(spec, **options))
     load = time.perf_counter() - t0
     lab = Labeler(judge, cfg)
     lab.label(recs[:2])  # warm-up
@@ -89,6 +94,8 @@ def run(spec: str, options: dict, recs: list, cfg: LabelerConfig, chunk: int = 8
     evaluated = judge.usage.extra.get("prompt_tokens_evaluated", rendered)
     for llm in getattr(judge, "contexts", []):
         llm.close()
+    for streams in getattr(judge, "streams", {}).values():
+        streams.ctx.close()
     return {"load": load, "seconds": dt, "rendered": rendered, "evaluated": evaluated, "out": out}
 
 
@@ -100,7 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--parse-pairs", type=int, default=20, help="pairs for the (slow) generate-and-parse baseline")
-    ap.add_argument("--rationale-tokens", type=int, default=48, help="the parse baseline's rationale length")
+    ap.add_argument("--rationale-tokens", default="48,96", help="the parse baseline's rationale lengths (comma-separated)")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--only", default=None, help="comma-separated setting numbers (1-based) to run")
     args = ap.parse_args()
@@ -116,12 +123,13 @@ def main() -> None:
         results[name] = r = run(spec, options, recs, LabelerConfig(), *chunk)
         r.update(dtype=dtype, family=family)
         print(f"  done: {name} ({r['seconds']:.0f} s)", flush=True)
-    parse = run("embedded", {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,
-                                                                       cot_max_tokens=args.rationale_tokens))
-    report(results, parse, rates, meta, len(recs), args)
+    parses = {int(t): run("embedded", {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,
+                                                                                 cot_max_tokens=int(t)))
+              for t in args.rationale_tokens.split(",")}
+    report(results, parses, rates, meta, len(recs))
 
 
-def report(results: dict, parse: dict, rates: dict, meta: dict, n: int, args) -> None:
+def report(results: dict, parses: dict, rates: dict, meta: dict, n: int) -> None:
     first = {}
     exact = next((r for r in results.values() if r["family"] == "f32"), None)
     print("\n| engine, setting | load s | pairs/s | rendered tok/pair | evaluated tok/pair | evaluated tok/s | "
@@ -136,14 +144,15 @@ def report(results: dict, parse: dict, rates: dict, meta: dict, n: int, args) ->
         flag = "" if same <= 1e-4 else " (NOT identical)"
         print(f"| {name} | {r['load']:.1f} | {n / r['seconds']:.2f} | {r['rendered'] / n:.0f} | {r['evaluated'] / n:.0f} | "
               f"{tok_s:.0f} | {bound:.0f} ({r['dtype']}) | {tok_s / bound:.0%} | {same:.1e}{flag} | {vs_exact:.1e} |")
-    m = len(parse["out"])
-    parse_rate = m / parse["seconds"]
-    nan = sum(r["p_a"] != r["p_a"] for r in parse["out"])
-    print(f"\ngenerate-and-parse baseline (embedded default engine, {args.rationale_tokens}-token rationale then "
-          f"an answer, both orders, {m} pairs): {parse_rate:.3f} pairs/s, {nan} of {m} without a label")
     best = max(results.items(), key=lambda kv: n / kv[1]["seconds"])
-    print(f"fastest soft-label setting: {best[0]}, {n / best[1]['seconds'] / parse_rate:.1f}x the parse baseline")
-
+    print(f"\nfastest soft-label setting: {best[0]}, {n / best[1]['seconds']:.2f} pairs/s")
+    for tokens, parse in parses.items():
+        m = len(parse["out"])
+        rate = m / parse["seconds"]
+        nan = sum(r["p_a"] != r["p_a"] for r in parse["out"])
+        print(f"generate-and-parse baseline (embedded default engine, {tokens}-token rationale then an answer, both "
+              f"orders, {m} pairs): {rate:.3f} pairs/s, {nan} of {m} without a label; soft labels "
+              f"{n / best[1]['seconds'] / rate:.1f}x faster")
 
 if __name__ == "__main__":
     main()
