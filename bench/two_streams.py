@@ -3,7 +3,7 @@
 The shared prefix is evaluated once on KV stream 0 and copied to stream 1, then both orders' suffixes go in one
 batch, one KV stream each (a non-unified cache keeps each stream's cells where a single prompt would have them).
 Labels are exact against the judge's own paths only with 2 output rows everywhere: ggml multiplies a single
-row by the output layer with a dot-product kernel, two or more with tinyBLAS (they differ by ~1e-5), so this
+row by the output layer with a dot-product kernel, two or more with tinyBLAS (up to 3.2e-4 apart in p), so this
 wrapper reads 2 rows on every decode. On this machine it is slower than the judge's one-prompt-at-a-time
 prefix reuse (README, Throughput), which is why it stays here and not in rlaif.
 """
