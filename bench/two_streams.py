@@ -96,11 +96,11 @@ class TwoStreamJudge:
         tokens = [j._tokens(j.render(m)) for m in prompts]  # the labeller asks a pair's two orders one after the other
         assert len(tokens) % 2 == 0 and not continuations, "pairs of orders only"
         ids = {lab: j._ids(lab) for lab in labels}
-        threads = max(1, j.n_threads // min(len(j.contexts), len(tokens) // 2))
         res: list[Any] = [None] * len(tokens)
 
         def one(llm: Any, k: int) -> None:
             s = self.streams[id(llm)]
+            threads = llama_cpp.llama_n_threads(llm._ctx.ctx)  # as the judge's _spread set it for this context
             s.ctx.set_n_threads(threads, threads)
             lp_a, lp_b, evaluated = s.pair(tokens[2 * k], tokens[2 * k + 1])
             j.usage.add(prompt_tokens=len(tokens[2 * k]) + len(tokens[2 * k + 1]), prompt_tokens_evaluated=evaluated,
