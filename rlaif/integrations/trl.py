@@ -12,6 +12,7 @@ import hashlib
 from typing import Any, Sequence
 
 from rlaif.core.text import as_text
+from rlaif.integrations.group_reward import AsyncPairwiseGroupReward, PairwiseGroupReward  # noqa: F401 (re-exported)
 from rlaif.judges import load_judge
 from rlaif.labeling.scorer import Scorer, ScorerConfig
 
