@@ -10,6 +10,7 @@ import httpx
 
 from rlaif.core.errors import RlaifError
 from rlaif.core.text import as_text
+from rlaif.integrations.group_reward import batch_groups, row_rewards
 
 
 class RemoteJudgeReward:
@@ -76,6 +77,29 @@ class AsyncRemoteJudgeReward(RemoteJudgeReward):
             for batch in batches:
                 self._keep(_checked(await client.post(self.url, json=self._payload(batch))))
         return [self.cache[k] for k in keys]
+
+
+class RemotePairwiseGroupReward:
+    """``PairwiseGroupReward`` on a running service: the batch's groups (by position, as TRL lays them
+    out; ``num_generations`` defaults to the calling trainer's) go in one ``POST URL/v1/rank``; the
+    service labels the pairs and fits BT, and its ``rewards`` come back, one per completion."""
+
+    __name__ = "rlaif_remote_pairwise_group_reward"
+
+    def __init__(self, url: str, api_key: str | None = None, pairs: str = "adjacent", reward: str = "centered_bt",
+                 settings: dict[str, Any] | None = None, num_generations: int | None = None, seed: int = 0,
+                 timeout: float = 300.0):
+        self.url = url.rstrip("/") + "/v1/rank"
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.body = {"pairs": pairs, "reward": reward, "seed": seed, "settings": settings or {}}
+        self.num_generations, self.timeout = num_generations, timeout
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        groups, p, c = batch_groups(prompts, completions, self.num_generations, kwargs)
+        body = {**self.body, "groups": [{"prompt": p[rows[0]], "responses": [c[i] for i in rows]} for rows in groups]}
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            answer = _checked(client.post(self.url, json=body))
+        return row_rewards(groups, [g["rewards"] for g in answer["groups"]])
 
 
 def _checked(resp: httpx.Response) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.trl import reward_outputs, split_queries
 from rlaif.judges.base import JudgeBackend
-from rlaif.service import job_routes, ui
+from rlaif.service import job_routes, rank_routes, ui
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
 
@@ -129,6 +129,7 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     app.state.service = svc
     app.include_router(router)
     app.include_router(job_routes.router)
+    app.include_router(rank_routes.router)
     ui.install(app)
 
     @app.middleware("http")
