@@ -129,6 +129,33 @@ def test_groups_are_positions_not_prompt_texts():
         PairwiseGroupReward(judge=judge)(prompts=["a"], completions=["b"])
 
 
+class StandInTrainer:
+    """What a reward function reads from TRL's trainer through ``log_metric.__self__`` (a real trainer in
+    the GRPO test below): here process 1 of 2, 6 rows each, G = 4, so its first two rows end a group."""
+
+    num_generations = num_generations_eval = 4
+    accelerator = type("Accelerator", (), {"process_index": 1})()
+    model = type("Model", (), {"training": True})()
+
+    def __init__(self):
+        self.metrics = []
+
+    def log_metric(self, name, value):
+        self.metrics.append((name, value))
+
+
+def test_a_group_split_between_processes_is_ranked_in_parts():
+    trainer, judge = StandInTrainer(), KnownJudge()
+    reward = PairwiseGroupReward(judge=judge, pairs="all", l2=1e-8)
+    with pytest.warns(UserWarning, match="multiple of num_generations"):
+        out = reward(prompts=["a", "a", "b", "b", "b", "b"], completions=["q=1", "q=0", "q=2", "q=1", "q=0", "q=-1"],
+                     log_metric=trainer.log_metric)
+    assert out == pytest.approx([0.5, -0.5, 1.5, 0.5, -0.5, -1.5], abs=1e-4)
+    assert {frozenset(p) for p in judge.pairs} >= {frozenset({"q=1", "q=0"})} and len(judge.pairs) == 2 * (1 + 6)
+    (name, value), = trainer.metrics
+    assert name == "rlaif_pairwise_group_reward/bt_log_likelihood_per_pair" and -0.7 < value < 0
+
+
 def test_async_variant_is_async_for_trl_and_gives_the_same_rewards():
     from trl.trainer.utils import is_async_callable
 
@@ -188,3 +215,4 @@ def test_real_grpo_trainer_step_ranks_within_every_group(tiny_lm, smol_tokenizer
         assert all(any({a, b} <= t for t in texts) for a, b in judge.pairs)  # no pair across groups
     logged = [h for h in trainer.state.log_history if "rewards/rlaif_pairwise_group_reward/mean" in h]
     assert logged and "rewards/rlaif_pairwise_group_reward_async/mean" in logged[0]
+    assert -0.7 < logged[0]["rlaif_pairwise_group_reward/bt_log_likelihood_per_pair"] < 0

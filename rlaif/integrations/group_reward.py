@@ -214,6 +214,9 @@ class PairwiseGroupReward:
     def rewards(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         groups, p, c = batch_groups(prompts, completions, self.num_generations, kwargs)
         self.last = self.rank([(p[rows[0]], [c[i] for i in rows]) for rows in groups])
+        used, log_metric = sum(f["pairs_used"] for f in self.last), kwargs.get("log_metric")
+        if used and callable(log_metric):  # TRL logs it with the step's metrics; log(1/2) = a judge at chance
+            log_metric(f"{self.__name__}/bt_log_likelihood_per_pair", sum(f["log_likelihood"] for f in self.last) / used)
         return row_rewards(groups, [group_rewards(f["scores"], self.reward) for f in self.last])
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
