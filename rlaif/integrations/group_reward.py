@@ -139,7 +139,7 @@ def batch_groups(prompts: Sequence[Any], completions: Sequence[Any], num_generat
     if len(prompts) != len(completions):
         raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
     found, index = trainer_layout(kwargs)
-    size = num_generations or found
+    size = found or num_generations  # the calling trainer's (train or eval) wins
     if size is None:
         raise ValueError("pass num_generations= (the trainer's GRPOConfig/RLOOConfig.num_generations): "
                          "the reward function was called outside a TRL trainer")
@@ -184,8 +184,8 @@ class PairwiseGroupReward:
     labeler in both orders in one ``Labeler.label`` call for the whole batch; a soft Bradley-Terry fit
     per group gives the rewards (``reward``: centered_bt or win_rate, see ``group_rewards``). Identical
     completions share one candidate (equal rewards, no judge call between them); empty ones get None;
-    a group of one gets 0. ``num_generations`` defaults to the calling trainer's (see
-    ``trainer_layout``). ``last`` holds the last batch's per-group fits; ``calls`` counts labeler calls.
+    a group of one gets 0. Inside a TRL trainer the group size is the trainer's (``trainer_layout``);
+    ``num_generations`` gives it elsewhere. ``last`` holds the last batch's per-group fits; ``calls`` counts labeler calls.
     """
 
     __name__ = "rlaif_pairwise_group_reward"

@@ -81,7 +81,7 @@ class AsyncRemoteJudgeReward(RemoteJudgeReward):
 
 class RemotePairwiseGroupReward:
     """``PairwiseGroupReward`` on a running service: the batch's groups (by position, as TRL lays them
-    out; ``num_generations`` defaults to the calling trainer's) go in one ``POST URL/v1/rank``; the
+    out: the calling trainer's group size, or ``num_generations`` outside one) go in one ``POST URL/v1/rank``; the
     service labels the pairs and fits BT, and its ``rewards`` come back, one per completion."""
 
     __name__ = "rlaif_remote_pairwise_group_reward"
