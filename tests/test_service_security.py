@@ -113,6 +113,8 @@ def test_chunked_bodies_are_held_to_the_limit_on_every_route(srv):
         assert r.status_code == 413 and f"over {LIMIT} bytes" in r.json()["detail"], (path, r.status_code, r.text)
     r = call(srv, "PUT", "/v1/files/big.jsonl", content=_chunks(b"{}\n" * LIMIT))
     assert r.status_code == 413, r.text
+    r = httpx.get(srv.url + "/healthz", headers={"X-Big": "a" * 70_000})  # over the default --max-header-bytes
+    assert r.status_code == 431 and "request headers over 65536 bytes" in r.json()["detail"], r.text
     small = json.dumps({"pairs": [one]}).encode()
     assert call(srv, "POST", "/v1/labels", content=_chunks(small, 7), headers=h).status_code == 200
 

@@ -141,7 +141,8 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     app.include_router(apidocs.router)
     ui.install(app)
 
-    app.add_middleware(BodyLimits, body_limit=cfg.max_body_bytes, upload_limit=cfg.max_upload_bytes)
+    app.add_middleware(BodyLimits, body_limit=cfg.max_body_bytes, upload_limit=cfg.max_upload_bytes,
+                       header_limit=cfg.max_header_bytes)
 
     @app.middleware("http")
     async def metrics_and_log(request: Request, call_next):

@@ -1,5 +1,5 @@
-"""Request bodies as the service admits them (an ASGI middleware in front of every route): a limit on
-the bytes actually received, chunked bodies without ``Content-Length`` included (``--max-body-bytes``;
+"""Requests as the service admits them (an ASGI middleware in front of every route): a limit on the
+size of the headers, and on the bytes of the body actually received, chunked bodies without ``Content-Length`` included (``--max-body-bytes``;
 ``--max-upload-bytes`` for ``PUT /v1/files/NAME``), and strict JSON (no lone surrogate such as
 ``"\\ud800"``, no ``NaN``/``Infinity``) answered with one line naming the item and field."""
 
@@ -27,12 +27,14 @@ class BodyLimits:
     """Admit a request body only up to its limit, counting what arrives; buffer the (small) bodies of
     every route but uploads and refuse non-strict JSON; stream uploads, counting as they stream."""
 
-    def __init__(self, app, body_limit: int, upload_limit: int):
-        self.app, self.body_limit, self.upload_limit = app, body_limit, upload_limit
+    def __init__(self, app, body_limit: int, upload_limit: int, header_limit: int):
+        self.app, self.body_limit, self.upload_limit, self.header_limit = app, body_limit, upload_limit, header_limit
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > self.header_limit:  # h11's own limit
+            return await _answer(send, 431, f"request headers over {self.header_limit} bytes")  # is only on slow input
         upload = scope["path"].startswith(UPLOADS)
         limit = self.upload_limit if upload else self.body_limit
         length = _header(scope, b"content-length")
