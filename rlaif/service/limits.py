@@ -16,6 +16,7 @@ from rlaif.data.jsonstrict import loads_marked, problem
 UPLOADS = "/v1/files/"
 # what a body must hold for strict JSON to refuse it: a surrogate escape, a raw (surrogatepass) one, NaN, Infinity
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|NaN|Infinity")
+_TOKENS = (b"\\u", b"\xed", b"NaN", b"Infinity")
 
 
 class BodyTooLarge(HTTPException):
@@ -84,7 +85,7 @@ class BodyLimits:
 def strict_json_problem(body: bytes) -> str | None:
     """One line naming the first lone surrogate, NaN or Infinity of a JSON body; None when there is
     none, or the body is not JSON at all (the route's own validation says so)."""
-    if not _SUSPECT.search(body):
+    if not any(token in body for token in _TOKENS) or not _SUSPECT.search(body):  # a full parse only on a hit
         return None
     try:
         value = loads_marked(body)
