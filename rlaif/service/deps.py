@@ -38,9 +38,9 @@ class Service:
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
-        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.data_dir = Path(cfg.data_dir)
-        self.lock = datadir_lock.acquire(self.data_dir)  # before the job store requeues "running" jobs
+        self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
+        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.assets = AssetRegistry(self.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
         self._workers: dict[str, Labeler | Scorer] = {}  # by kind + settings, most recently used last
