@@ -84,14 +84,14 @@ def test_keys_see_only_their_own_jobs_and_files(srv):
     assert call(srv, "DELETE", f"/v1/jobs/{job['id']}", "bob").status_code == 404
     assert job["id"] not in [j["id"] for j in call(srv, "GET", "/v1/jobs", "bob").json()["jobs"]]
     r = call(srv, "POST", "/v1/jobs", "bob", json={"kind": "label", "input": "mine.jsonl"})
-    assert r.status_code == 422 and "no such file" in r.json()["detail"]
+    assert r.status_code == 422 and "not one of your uploads" in r.json()["detail"]
     wait(srv, job["id"])
 
 
 @pytest.mark.parametrize("body,needle", [
-    ({"kind": "label", "input": "../../etc/passwd"}, "no '..'"),
-    ({"kind": "label", "input": "/etc/passwd"}, "not absolute"),
-    ({"kind": "label", "input": "nothing.jsonl"}, "no such file"),
+    ({"kind": "label", "input": "../../etc/passwd"}, "not one of your uploads"),
+    ({"kind": "label", "input": "/etc/passwd"}, "not one of your uploads"),
+    ({"kind": "label", "input": "nothing.jsonl"}, "not one of your uploads"),
     ({"kind": "rank", "input": "pairs.jsonl"}, "kind"),
     ({"kind": "label", "input": "pairs.jsonl", "settings": {"constitution": "nope"}}, "unknown constitution"),
     ({"kind": "label", "input": "broken.jsonl"}, "broken.jsonl:2 field 'response_b' is missing"),

@@ -19,6 +19,12 @@ def serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-body-bytes", type=positive_int, default=8 * 2**20, help="largest request body")
     p.add_argument("--max-upload-bytes", type=positive_int, default=4 * 2**30, help="largest uploaded job input")
     p.add_argument("--max-field-chars", type=positive_int, default=200_000, help="longest text field of one item")
+    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client may take to send "
+                   "a request's headers (slow or silent connections are closed)")
+    p.add_argument("--keep-alive-timeout", type=positive_int, default=5, help="seconds an idle keep-alive "
+                   "connection stays open")
+    p.add_argument("--max-header-bytes", type=positive_int, default=64 * 1024, help="largest request head")
+    p.add_argument("--max-connections", type=positive_int, default=1024, help="most open connections (then 503)")
     p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
     add_judge_args(p)
 
@@ -27,13 +33,18 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rlaif.jobs.pipeline import build_judge
+    from rlaif.service import datadir_lock
     from rlaif.service.app import create_app
     from rlaif.service.config import ServeConfig
+    from rlaif.service.connections import with_header_timeout
 
     cfg = build(ServeConfig, judge=judge_spec(args), host=args.host, port=args.port, data_dir=args.data_dir,
                 max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, no_auth=args.no_auth,
                 max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars,
-                max_upload_bytes=args.max_upload_bytes)
+                max_upload_bytes=args.max_upload_bytes, header_timeout=args.header_timeout,
+                keep_alive_timeout=args.keep_alive_timeout, max_header_bytes=args.max_header_bytes,
+                max_connections=args.max_connections)
+    datadir_lock.acquire(cfg.data_dir)  # refuse a second server before loading the judge (the app holds it too)
     app = create_app(cfg, build_judge(cfg.judge))
     svc = app.state.service
     live = sum(k["revoked"] is None for k in svc.keys.list())
@@ -41,7 +52,7 @@ def serve(args: argparse.Namespace) -> int:
         raise RlaifError(f"no API keys in {cfg.data_dir}: add one with 'rlaif keys add NAME --data-dir "
                          f"{cfg.data_dir}' (or --no-auth on loopback)")
     print(f"rlaif: serving {svc.judge.judge_id} on http://{cfg.host}:{cfg.port} "
-          f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs)", flush=True)
+          f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs, with a key)", flush=True)
     if svc.jobs.resumed_at_start:
         print(f"rlaif: resuming {svc.jobs.resumed_at_start} job(s) interrupted by the last stop", flush=True)
     access = logging.getLogger("rlaif.access")  # one JSON line per request, on stderr
@@ -50,7 +61,9 @@ def serve(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False, timeout_graceful_shutdown=30)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", access_log=False, timeout_graceful_shutdown=30,
+                http=with_header_timeout(cfg.header_timeout), timeout_keep_alive=cfg.keep_alive_timeout,
+                h11_max_incomplete_event_size=cfg.max_header_bytes, limit_concurrency=cfg.max_connections)
     return 0
 
 

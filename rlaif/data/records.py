@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from rlaif.core.errors import RlaifError, where
+from rlaif.data.jsonstrict import problem
 
 
 def _json_error(loc: str, e: json.JSONDecodeError) -> ValueError:
@@ -39,6 +40,9 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, str, bytes, dict[str, Any] | E
                 continue
             if not isinstance(obj, dict):
                 yield lineno, loc, raw, ValueError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
+                continue
+            if (bad := problem(obj, root=loc, non_finite=False)) is not None:  # "\ud800": no UTF-8 can hold it
+                yield lineno, loc, raw, ValueError(bad)
                 continue
             yield lineno, loc, raw, obj
 

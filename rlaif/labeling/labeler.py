@@ -33,7 +33,7 @@ class LabelerConfig(BaseModel):
     ensemble_k: int | None = Field(None, ge=1, description="With principles='all': use k seeded principles per pair.")
     seed: int = Field(0, description="Seed for principle sampling (combined with each row id).")
     cot: bool = Field(False, description="Generate a rationale first (greedy), then score the label tokens.")
-    cot_max_tokens: int = Field(128, ge=1, description="Maximum rationale length in tokens.")
+    cot_max_tokens: int = Field(128, ge=1, le=4096, description="Maximum rationale length in tokens.")
     shots: int = Field(0, ge=0, description="Number of few-shot exemplars from the template's exemplars file.")
     max_prompt_tokens: int | None = Field(None, ge=64, description="Cap on prompt tokens (default: the "
                                           "judge's context minus room for the answer); longer contexts are cut from the left.")

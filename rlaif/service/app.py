@@ -21,9 +21,12 @@ from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.trl import reward_outputs, split_queries
 from rlaif.judges.base import JudgeBackend
-from rlaif.service import job_routes, rank_routes, ui
+from rlaif.service import apidocs, job_routes, rank_routes, ui
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
+from rlaif.service.limits import BodyLimits
+from rlaif.service.metrics import route_label
+from rlaif.service.redact import hide_paths
 
 
 access_log = logging.getLogger("rlaif.access")
@@ -48,15 +51,20 @@ class RewardRequest(BaseModel):
 
 
 def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> list[dict[str, Any]]:
-    """Normalised records, or a 422 naming the first bad item and field."""
+    """Normalised records, or a 422 naming the first bad item and field (a repeated id too: each row's
+    label is found by its id)."""
     _check_lengths(rows, field, limit)
-    out = []
+    out, seen = [], {}
     for i, row in enumerate(rows):
         loc = f"{field}[{i}]"
         try:
             out.append(normalise(row, i, loc))
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
+        rid = out[-1]["id"]
+        if rid in seen:
+            raise HTTPException(422, f"{loc} field 'id': {rid[:200]!r} repeats the id of {field}[{seen[rid]}]")
+        seen[rid] = i
     return out
 
 
@@ -125,24 +133,25 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
         yield
         svc.close()  # on shutdown: the running job stops between chunks, queued judge calls finish
 
-    app = FastAPI(title="rlaif", description="Soft preference labels and rewards from a judge LLM.", lifespan=lifespan)
+    app = FastAPI(title="rlaif", description="Soft preference labels and rewards from a judge LLM.", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)  # apidocs serves them, behind the key
     app.state.service = svc
     app.include_router(router)
     app.include_router(job_routes.router)
     app.include_router(rank_routes.router)
+    app.include_router(apidocs.router)
     ui.install(app)
 
+    app.add_middleware(BodyLimits, body_limit=cfg.max_body_bytes, upload_limit=cfg.max_upload_bytes,
+                       header_limit=cfg.max_header_bytes)
+
     @app.middleware("http")
-    async def limits_and_metrics(request: Request, call_next):
+    async def metrics_and_log(request: Request, call_next):
         start = time.perf_counter()
-        size = request.headers.get("content-length")
-        limit = cfg.max_upload_bytes if request.url.path.startswith("/v1/files/") else cfg.max_body_bytes
-        if size is not None and size.isdigit() and int(size) > limit:
-            resp: Response = JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
-        else:
-            resp = await call_next(request)
+        resp: Response = await call_next(request)
         took = time.perf_counter() - start
-        svc.metrics.request(request.url.path, resp.status_code, took)
+        svc.metrics.request(route_label(request.scope), resp.status_code, took)
+        size = request.headers.get("content-length")
         access_log.info(json.dumps({"ts": round(time.time(), 3), "client": request.client.host if request.client else None,
                                     "method": request.method, "path": request.url.path, "status": resp.status_code,
                                     "ms": round(took * 1000, 1), "bytes_in": int(size) if size and size.isdigit() else None}))
@@ -156,7 +165,7 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
 
     @app.exception_handler(RlaifError)
     async def rlaif_error(request: Request, exc: RlaifError):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": hide_paths(str(exc))}, status_code=422)
     return app
 
 

@@ -21,6 +21,11 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
+    header_timeout: float = Field(10.0, gt=0, description="Seconds a connection may take to send a request's "
+                                  "headers (from its start, or the end of its last response); then it is closed.")
+    keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    max_header_bytes: int = Field(64 * 1024, ge=1024, description="Largest request head (request line and headers).")
+    max_connections: int = Field(1024, ge=1, description="Most open connections; more get 503.")
 
     @model_validator(mode="after")
     def _auth_only_off_on_loopback(self) -> "ServeConfig":

@@ -16,11 +16,14 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 from rlaif.labeling.scorer import Scorer, ScorerConfig
+from rlaif.service import datadir_lock
+from rlaif.service.assets import AssetRegistry
 from rlaif.service.batcher import Batcher
 from rlaif.service.config import ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
+from rlaif.service.redact import hide_paths
 from rlaif.service.reviews import ReviewStore
 from rlaif.service.store import SqliteJobStore
 
@@ -35,8 +38,10 @@ class Service:
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
-        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.data_dir = Path(cfg.data_dir)
+        self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
+        self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
+        self.assets = AssetRegistry(self.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
         self._workers: dict[str, Labeler | Scorer] = {}  # by kind + settings, most recently used last
         self._workers_lock = threading.Lock()  # routes, the threadpool and the job thread all ask
@@ -49,6 +54,7 @@ class Service:
         let the judge's worker finish what is queued."""
         self.jobs.close()
         self.batcher.close()
+        datadir_lock.release(self.lock)
 
     def labeler(self, settings: dict[str, Any]) -> Labeler:
         return self._worker(Labeler, LabelerConfig, settings)
@@ -63,7 +69,7 @@ class Service:
         with self._workers_lock:
             worker = self._workers.pop(key, None)
         if worker is None:
-            worker = cls(self.judge, _settings(config, settings))
+            worker = cls(self.judge, _settings(config, self.assets.settings(settings)))
         with self._workers_lock:
             self._workers[key] = worker
             while len(self._workers) > WORKER_CACHE:
@@ -76,7 +82,7 @@ class Service:
         try:
             return await asyncio.wrap_future(self.batcher.submit(key, fn, items))
         except RlaifError as e:
-            raise HTTPException(502, f"judge failed: {e}") from None
+            raise HTTPException(502, f"judge failed: {hide_paths(str(e))}") from None
 
 
 def _settings(model, settings: dict[str, Any]):

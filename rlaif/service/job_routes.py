@@ -14,13 +14,14 @@ from rlaif.core.errors import RlaifError
 from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
 from rlaif.service.jobs import resolve_input, upload_path, view
+from rlaif.service.redact import hide_paths
 
 router = APIRouter()
 
 
 class JobRequest(BaseModel):
     kind: Literal["label", "score"] = Field(description="label: pairs -> soft labels; score: responses -> rewards.")
-    input: str = Field(description="An uploaded file name (PUT /v1/files/NAME) or a path inside DATA/inputs.")
+    input: str = Field(max_length=256, description="The name of one of your uploads (PUT /v1/files/NAME).")
     settings: dict[str, Any] = Field(default_factory=dict, description="Labeler or scorer settings.")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
@@ -30,7 +31,7 @@ class JobRequest(BaseModel):
 
 @router.put("/v1/files/{name}", status_code=201)
 async def upload(name: str, request: Request, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
-    """Store the request body as an input file (streamed to disk; at most --max-upload-bytes)."""
+    """Store the request body as an input file (streamed to disk; ``limits`` stops it at --max-upload-bytes)."""
     try:
         path = upload_path(svc.data_dir, who, name)
     except RlaifError as e:
@@ -41,8 +42,6 @@ async def upload(name: str, request: Request, svc=Depends(service), who: str = D
         with open(tmp, "wb") as fh:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > svc.cfg.max_upload_bytes:
-                    raise HTTPException(413, f"file over {svc.cfg.max_upload_bytes} bytes")
                 fh.write(chunk)
         os.replace(tmp, path)
     finally:
@@ -60,7 +59,7 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
     try:
         job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)
     except RlaifError as e:  # a bad input row: named by the caller's file name, not the server's path
-        raise HTTPException(422, str(e).replace(str(path), req.input).replace("--skip-invalid", "skip_invalid")) from None
+        raise HTTPException(422, hide_paths(str(e)).replace("--skip-invalid", "skip_invalid")) from None
     return view(svc.jobs.store.get(job_id))
 
 

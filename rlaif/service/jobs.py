@@ -5,7 +5,10 @@ requests first). A job that a restart (even kill -9) interrupted resumes from it
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import secrets
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,6 +19,7 @@ from rlaif.jobs.pipeline import label_task, run_metered, score_task
 from rlaif.jobs.runner import load_input
 from rlaif.jobs.spec import RunOptions
 from rlaif.service.batcher import LOW
+from rlaif.service.redact import hide_paths
 from rlaif.service.store import FINAL, JobStore
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -34,16 +38,26 @@ def upload_path(data_dir: Path, owner: str, name: str) -> Path:
 
 
 def resolve_input(data_dir: Path, owner: str, given: str) -> Path:
-    """A job's input: the caller's upload of that name, or a path inside ``DATA/inputs`` (no '..', not
-    absolute; whatever it resolves to, links included, must stay inside)."""
-    root = (data_dir / "inputs").resolve()
-    if Path(given).is_absolute() or ".." in Path(given).parts:
-        raise RlaifError(f"input {given!r}: must be a path inside the data dir's inputs/ (no '..', not absolute)")
-    for cand in (root / owner / given, root / given):
-        path = cand.resolve()
-        if path.is_relative_to(root) and path.exists():
+    """A job's input: the caller's own upload of that name (a plain file name, as ``PUT /v1/files/NAME``
+    took it), nothing else. Another key's file, a path, and a name never uploaded all get one answer, so
+    a caller learns nothing about files that are not its own."""
+    folder = (data_dir / "inputs" / owner).resolve()
+    if _NAME.match(given) and ".." not in given and given.endswith(SUFFIXES):
+        path = folder / given
+        if path.is_file() and path.resolve().parent == folder:
             return path
-    raise RlaifError(f"input {given!r}: no such file in your uploads or in the data dir's inputs/")
+    raise RlaifError(f"input {given[:200]!r}: not one of your uploads (upload it with PUT /v1/files/NAME; "
+                     f"NAME is a plain file name)")
+
+
+def _snapshot(upload: Path, dest: Path) -> None:
+    """The job's own copy of its input: a hard link (free), a copy where links are not possible. An
+    upload replaced later (``os.replace``: a new file) leaves the job with the rows it was checked on."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(upload, dest)
+    except OSError:
+        shutil.copyfile(upload, dest)
 
 
 class JobManager:
@@ -58,21 +72,26 @@ class JobManager:
         self._thread = threading.Thread(target=self._loop, name="rlaif-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, owner: str, kind: str, input_path: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
-        """Check settings and input now (a bad row is a 4xx, not a failed job later), then queue."""
+    def submit(self, owner: str, kind: str, upload: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
+        """Snapshot the input, check settings and every row now (a bad row is a 4xx, not a failed job
+        later), then queue."""
         build = self.svc.labeler if kind == "label" else self.svc.scorer
         build(settings)
         fmt = options.pop("output_format", "jsonl")
-        run = RunOptions(input=str(input_path), output="", progress=False, **options)
-        task = self._base_task(kind, settings)
-        loaded = load_input(run.input, limit=run.limit, split=None, normalise=task.normalise,
-                            skip_invalid=run.skip_invalid)
-        job_id = self.store.create(owner, kind, {"run": run.model_dump(), "settings": settings, "format": fmt},
-                                   len(loaded.records) + len(loaded.invalid))
-        out = self.data_dir / "jobs" / job_id / f"output.{fmt}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.store.update(job_id, spec={"run": {**run.model_dump(), "output": str(out)}, "settings": settings,
-                                        "format": fmt})
+        job_id = secrets.token_hex(8)
+        folder = self.data_dir / "jobs" / job_id
+        try:
+            _snapshot(upload, folder / "input" / upload.name)
+            run = RunOptions(input=str(folder / "input" / upload.name), output=str(folder / f"output.{fmt}"),
+                             progress=False, **options)
+            task = self._base_task(kind, settings)
+            loaded = load_input(run.input, limit=run.limit, split=None, normalise=task.normalise,
+                                skip_invalid=run.skip_invalid)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.store.create(owner, kind, {"run": run.model_dump(), "settings": settings, "format": fmt},
+                          len(loaded.records) + len(loaded.invalid), job_id=job_id)
         self._wake.set()
         return job_id
 
@@ -125,8 +144,8 @@ class JobManager:
             if not self._stop:  # a shutdown leaves it running: the next start resumes it
                 self.store.update(jid, state="cancelled", finished=time.time())
         except Exception as e:  # the job fails with its reason; the service goes on
-            self.store.update(jid, state="failed", finished=time.time(), error=f"{type(e).__name__}: {e}"
-                              if not isinstance(e, RlaifError) else str(e))
+            self.store.update(jid, state="failed", finished=time.time(), error=hide_paths(
+                str(e) if isinstance(e, RlaifError) else f"{type(e).__name__}: {e}"))
         self._cancel.discard(jid)
 
 
@@ -140,5 +159,6 @@ def view(job: dict[str, Any]) -> dict[str, Any]:
     summary = job["summary"] or {}
     return {"id": job["id"], "kind": job["kind"], "state": job["state"], "rows_done": done, "rows_total": total,
             "rows_per_second": rate, "eta_seconds": eta, "created": job["created"], "finished": job["finished"],
-            "settings": job["spec"]["settings"], "error": job["error"], "summary": summary.get("lines"),
+            "settings": job["spec"]["settings"], "error": job["error"] and hide_paths(job["error"]),
+            "summary": [hide_paths(line) for line in summary["lines"]] if summary.get("lines") else None,
             "input": Path(job["spec"]["run"]["input"]).name}

@@ -1,5 +1,5 @@
-"""Prometheus metrics of one service (its own registry): requests and latency by route, batch sizes,
-queue depth, rows labelled or scored, judge tokens."""
+"""Prometheus metrics of one service (its own registry): requests and latency by route template (a
+bounded set of labels), batch sizes, queue depth, rows labelled or scored, judge tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+UNMATCHED = "unmatched"
 
 
 class Metrics:
@@ -39,6 +41,13 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def route_label(scope: dict[str, Any]) -> str:
+    """A request's route as a metric label: the template it matched (``/v1/jobs/{job_id}``), or
+    "unmatched"; never the raw path, so random paths and job ids cannot grow the series."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED
 
 
 def _mean(xs: list[int]) -> float:

@@ -17,7 +17,7 @@ FINAL = ("done", "failed", "cancelled")
 
 
 class JobStore(Protocol):
-    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int) -> str: ...
+    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int, job_id: str | None = None) -> str: ...
     def get(self, job_id: str) -> dict[str, Any] | None: ...
     def list(self, owner: str) -> list[dict[str, Any]]: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
@@ -51,8 +51,8 @@ class SqliteJobStore:
         d["summary"] = json.loads(d["summary"]) if d["summary"] else None
         return d
 
-    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int) -> str:
-        job_id = secrets.token_hex(8)
+    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int, job_id: str | None = None) -> str:
+        job_id = job_id or secrets.token_hex(8)
         with self._conn() as c:
             c.execute("INSERT INTO jobs (id, owner, kind, state, spec, created, rows_total) VALUES (?, ?, ?, 'queued', "
                       "?, ?, ?)", (job_id, owner, kind, json.dumps(spec), time.time(), total))
