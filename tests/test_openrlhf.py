@@ -84,6 +84,10 @@ def test_prompt_text_of_other_templates():
     assert prompt_text(llama3) == WANT_PROMPT and prompt_text(gemma) == "User: What is 2+2?"
     assert prompt_text("Question: what? [INST] x [/INST]") == "Question: what?  x"  # no turn markup
     assert response_text(llama3 + "Four.<|eot_id|>", llama3) == "Four."
+    qwen3 = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    assert prompt_text(qwen3) == "User: What is 2+2?"
+    assert response_text(qwen3[-40:] + "Four.<|im_end|>", qwen3) == "Four."  # the prompt cut to its last 40 chars
+    assert response_text("Four.", "User: hi") == "Four."  # no prompt in the query at all
 
 
 def test_control_token_text_never_reaches_a_judges_messages(scripted):

@@ -23,6 +23,7 @@ from rlaif.core.text import flatten_messages, strip_special_tokens
 _TURN = re.compile(r"<\|im_start\|>(\w+)\n|<\|start_header_id\|>(\w+)<\|end_header_id\|>\n*"
                    r"|<start_of_turn>(\w+)\n|<\|(system|user|assistant)\|>\n?")
 _ROLES = {"model": "assistant"}
+_EMPTY_THINK = re.compile(r"<think>\s*</think>")  # Qwen3's generation header with thinking off
 
 
 def chat_turns(text: str) -> list[dict[str, str]] | None:
@@ -35,7 +36,7 @@ def chat_turns(text: str) -> list[dict[str, str]] | None:
     for i in range(1, len(parts), 5):  # each header: 4 alternative role groups, then the text up to the next one
         role = next(r for r in parts[i:i + 4] if r)
         turns.append({"role": _ROLES.get(role, role), "content": strip_special_tokens(parts[i + 4]).strip()})
-    if turns[-1]["role"] == "assistant" and not turns[-1]["content"]:
+    if turns[-1]["role"] == "assistant" and not _EMPTY_THINK.sub("", turns[-1]["content"]).strip():
         turns.pop()
     return turns
 
@@ -51,15 +52,13 @@ def response_text(query: str, prompt: str) -> str:
     """The response in ``query``: what follows its prompt (or the longest end of the prompt that the query
     starts with, when the prompt's ids were cut from the left), control tokens (its end of turn) removed."""
     if query.startswith(prompt):
-        rest = query[len(prompt):]
-    else:
-        rest, head = query, query[:32]
-        at = prompt.find(head, 1) if head else -1
-        while at >= 0:
-            if query.startswith(prompt[at:]):
-                rest = query[len(prompt) - at:]
-                break
-            at = prompt.find(head, at + 1)
+        return strip_special_tokens(query[len(prompt):]).strip()
+    rest, at = query, prompt.find(query[:1], 1)
+    while at >= 0:  # the first (longest) end of the prompt that the query starts with
+        if query.startswith(prompt[at:]):
+            rest = query[len(prompt) - at:]
+            break
+        at = prompt.find(query[:1], at + 1)
     return strip_special_tokens(rest).strip()
 
 
