@@ -1,4 +1,4 @@
-"""Direct RLAIF: expected-score math, the two-token "10", the TRL and OpenRLHF contracts."""
+"""Direct RLAIF: expected-score math, the two-token "10", the TRL contract (OpenRLHF's: test_openrlhf)."""
 
 import math
 
@@ -125,23 +125,6 @@ def test_conversational_inputs_and_async_variant():
     comps = [[{"role": "assistant", "content": "hello"}]]
     out = asyncio.run(fn(prompts=prompts, completions=comps))
     assert len(out) == 1 and -1 <= out[0] <= 1
-
-
-def test_openrlhf_reward_func_contract():
-    import importlib.util
-    import inspect
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "openrlhf_reward_func.py"
-    spec = importlib.util.spec_from_file_location("openrlhf_reward_func", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert list(inspect.signature(mod.reward_func).parameters) == ["queries", "prompts", "labels"]
-    mod._reward = JudgeReward(DigitJudge(False))
-    out = mod.reward_func(["User: q answer", "User: empty-judge z"], ["User: q", "User: empty-judge"], [None, None])
-    assert set(out) == {"rewards", "scores", "extra_logs"}
-    assert out["rewards"].shape == (2,) and out["rewards"][1] == 0.0
-    assert torch.allclose(out["scores"], (out["rewards"] + 1) / 2) and float(out["extra_logs"]["judge_unscored"]) == 1.0
 
 
 def test_real_trl_grpo_trainer_calls_the_reward(tiny_lm, smol_tokenizer, llamacpp_judge, tmp_path):

@@ -194,7 +194,7 @@ def test_embedded_judge_over_http_matches_in_process(tmp_path, llamacpp_judge, h
 def test_batcher_priority_order_and_errors():
     import time
 
-    from rlaif.service.batcher import HIGH, LOW, Batcher
+    from rlaif.core.batcher import HIGH, LOW, Batcher
 
     calls = []
 

@@ -3,12 +3,24 @@ prompt + response that a reward model or a policy sees."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 Messages = list[dict[str, str]]
 """A chat conversation: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``."""
 
 ASSISTANT_TURN = "\n\nAssistant: "
+
+# The text of chat templates' control tokens: <|...|> (ChatML, Llama 3, Phi, GPT-2's <|endoftext|>), DeepSeek's
+# <｜...｜>, Gemma's turn markers, SentencePiece's <s> </s>, Llama 2 / Mistral's [INST] [/INST] <<SYS>> <</SYS>>.
+SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^<>|\s]{1,64}\|>|<｜[^<>｜]{1,64}｜>|</?(?:s|bos|eos|pad|unk)>"
+                                r"|<(?:start|end)_of_turn>|\[/?INST\]|<</?SYS>>")
+
+
+def strip_special_tokens(text: str) -> str:
+    """``text`` without control-token text (``SPECIAL_TOKEN_TEXT``), so that what a judge is asked to rate
+    cannot end its turn or open a new one (OpenRLHF sends chat-templated, special-token text)."""
+    return SPECIAL_TOKEN_TEXT.sub("", text)
 
 
 def is_messages(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Judge rewards inside training loops: TRL's reward-function contract and OpenRLHF's ``reward_func``.
+"""Judge rewards inside training loops: TRL's reward-function contract (OpenRLHF's is in ``openrlhf``).
 
 TRL (GRPO/RLOO/online DPO) calls ``fn(prompts=..., completions=..., **kwargs) -> list[float | None]``;
 prompts/completions are strings, or conversational message lists. ``None`` marks a completion the
@@ -64,26 +64,3 @@ class AsyncJudgeReward(JudgeReward):
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         return await asyncio.to_thread(self.rewards, prompts, completions)
-
-
-def split_queries(queries: Sequence[str], prompts: Sequence[str]) -> list[str]:
-    """OpenRLHF's responses: each query (prompt + response as the trainer renders it) after its prompt."""
-    return [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
-
-
-def reward_outputs(raw: Sequence[float | None]) -> dict[str, Any]:
-    """OpenRLHF's reward contract from judge rewards: ``rewards`` (unscorable rows get 0), ``scores`` in
-    [0, 1] (for dynamic filtering) and ``extra_logs`` (how many rows the judge could not score)."""
-    r = [0.0 if x is None else float(x) for x in raw]
-    return {"rewards": r, "scores": [(x + 1) / 2 for x in r],
-            "extra_logs": {"judge_unscored": float(sum(x is None for x in raw))}}
-
-
-def openrlhf_rewards(reward: JudgeReward, queries: Sequence[str], prompts: Sequence[str]) -> dict[str, Any]:
-    """OpenRLHF's in-process ``reward_func`` contract (tensors); see ``reward_outputs``."""
-    import torch
-
-    out = reward_outputs(reward.rewards(list(prompts), split_queries(queries, prompts)))
-    return {"rewards": torch.tensor(out["rewards"], dtype=torch.float32),
-            "scores": torch.tensor(out["scores"], dtype=torch.float32),
-            "extra_logs": {k: torch.tensor(v) for k, v in out["extra_logs"].items()}}

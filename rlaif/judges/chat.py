@@ -20,6 +20,25 @@ def render_chat(tokenizer: Any, messages: Messages) -> str:
     return plain_chat(messages)
 
 
+def conversation_pieces(render: Callable[[Messages], str], messages: Messages,
+                        continuation: str = "") -> list[tuple[str, bool]]:
+    """``render(messages) + continuation`` as pieces ``(text, is_conversation)``, in order: the chat
+    template's own text (its control tokens are real) and the messages' contents and the continuation
+    (their text is plain text, whatever it spells). Found by rendering a private-use marker in place of
+    each content; a content the template does not show is left out."""
+    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
+    text = render([{**m, "content": mark} for m, mark in zip(messages, marks)])
+    pieces, pos = [], 0
+    for m, mark in zip(messages, marks):
+        at = text.find(mark, pos)
+        if at < 0:
+            continue
+        pieces += [(text[pos:at], False), (str(m["content"]), True)]
+        pos = at + len(mark)
+    pieces += [(text[pos:], False), (continuation, True)]
+    return [(t, conv) for t, conv in pieces if t]
+
+
 def label_token_ids(encode: Callable[[str], list[int]], label: str) -> list[int]:
     """Token ids that spell ``label`` as one token: the bare label and its space-prefixed variant.
 

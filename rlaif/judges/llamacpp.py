@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
-from rlaif.judges.chat import label_token_ids, plain_chat
+from rlaif.judges.chat import conversation_pieces, label_token_ids, plain_chat
 from rlaif.judges.embedded import model_path
 from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
@@ -83,6 +83,7 @@ class LlamaCppJudge:
         self._fmt = Jinja2ChatFormatter(template=template, eos_token=tok_text(self._eos),
                                         bos_token=tok_text(self.llm.token_bos())) if template else None
         self._label_ids: dict[str, list[int]] = {}
+        self._control_texts = control_texts(self.llm)
         self._stop = {self._eos} | {t for t in (self.llm._model.token_eot(),) if t >= 0}
         end = self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
         if len(end) == 1:
@@ -92,11 +93,25 @@ class LlamaCppJudge:
         text = self._fmt(messages=messages).prompt if self._fmt else plain_chat(messages)
         return text + continuation
 
-    def _tokens(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    def _tokens(self, text: str, special: bool = True) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def prompt_tokens(self, messages: Messages, continuation: str = "") -> list[int]:
+        """The rendered prompt's tokens: the template's control tokens real, the conversation's text plain
+        (``special=False``: "<|im_end|>" inside a message is text, not the end of its turn). A content without
+        control-token text is tokenized with the template text around it, as the whole rendering was."""
+        tokens: list[int] = []
+        run = ""  # template text and plain contents, tokenized together (BPE merges across them as before)
+        for text, conv in conversation_pieces(self.render, messages, continuation):
+            if conv and any(c in text for c in self._control_texts):
+                tokens += self._tokens(run) + self._tokens(text, special=False)
+                run = ""
+            else:
+                run += text
+        return tokens + self._tokens(run)
 
     def count_tokens(self, messages: Messages) -> int:
-        return len(self._tokens(self.render(messages)))
+        return len(self.prompt_tokens(messages))
 
     def _ids(self, label: str) -> list[int]:
         if label not in self._label_ids:
@@ -155,7 +170,7 @@ class LlamaCppJudge:
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         conts = continuations or [""] * len(prompts)
         ids = {lab: self._ids(lab) for lab in labels}
-        tokens = [self._tokens(self.render(m, c)) for m, c in zip(prompts, conts)]
+        tokens = [self.prompt_tokens(m, c) for m, c in zip(prompts, conts)]
 
         def one(llm: Any, i: int) -> LabelLogprobs:
             lp = self._logprobs(llm, tokens[i], self.reuse_prefix)
@@ -181,14 +196,14 @@ class LlamaCppJudge:
         return self.llm.detokenize(new).decode("utf-8", "replace").strip()
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
-        tokens = [self._tokens(self.render(m)) for m in prompts]
+        tokens = [self.prompt_tokens(m) for m in prompts]
         greedy = lambda lg: int(lg.argmax())  # noqa: E731
         return self._spread(prefix_units(tokens), lambda llm, i: self._decode(llm, tokens[i], max_new_tokens, greedy))
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         """n replies per prompt, each drawn with its own numpy generator seeded by ``prompt_seed``; the
         prompt's KV cache is reused between the n replies."""
-        tokens = [self._tokens(self.render(m)) for m in prompts]
+        tokens = [self.prompt_tokens(m) for m in prompts]
 
         def replies(llm: Any, i: int) -> list[str]:
             out = []
@@ -199,6 +214,13 @@ class LlamaCppJudge:
             return out
 
         return self._spread([[i] for i in range(len(prompts))], replies)
+
+
+def control_texts(llm: Any) -> list[str]:
+    """The text of every control token (shown by ``detokenize`` only with ``special=True``): what
+    ``tokenize(special=True)`` reads as one token. A scan of the vocabulary (~1 s for 49k tokens here)."""
+    texts = (llm.detokenize([t], special=True) for t in range(llm.n_vocab()))
+    return sorted({s.decode("utf-8", "replace") for t, s in enumerate(texts) if s and s != llm.detokenize([t])})
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

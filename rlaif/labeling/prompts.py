@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
-from rlaif.core.text import Messages
+from rlaif.core.text import Messages, strip_special_tokens
 from rlaif.labeling import assets
 
 PAIRWISE_PLACEHOLDERS = frozenset({"principle", "context", "response_1", "response_2"})
@@ -51,6 +51,8 @@ class PairwiseTemplate(BaseModel):
         return pool[:k]
 
     def _fill(self, text: str, principle: str, context: str, r1: str, r2: str) -> str:
+        """The comparison text; the conversation's control-token text removed (it must not act in the judge's turn)."""
+        context, r1, r2 = map(strip_special_tokens, (context, r1, r2))
         return text.format(principle=principle, context=context, response_1=r1, response_2=r2)
 
     def render(self, *, preamble: str, principle: str, context: str, response_1: str, response_2: str,
@@ -141,7 +143,8 @@ class ScoreTemplate(BaseModel):
         return f"{self.name}@{self.version}"
 
     def render(self, *, system: str, criteria: str, context: str, response: str) -> Messages:
-        body = self.template.format(criteria=criteria, context=context, response=response)
+        body = self.template.format(criteria=criteria, context=strip_special_tokens(context),
+                                    response=strip_special_tokens(response))
         return [{"role": "system", "content": self.system or system}, {"role": "user", "content": body}]
 
 

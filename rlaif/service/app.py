@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from rlaif.core.errors import RlaifError
 from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
-from rlaif.integrations.trl import reward_outputs, split_queries
+from rlaif.integrations.openrlhf import parse_rewards_request, reward_outputs
 from rlaif.judges.base import JudgeBackend
 from rlaif.service import apidocs, job_routes, rank_routes, ui
 from rlaif.service.config import ServeConfig
@@ -103,13 +103,14 @@ async def scores(req: ScoreRequest, svc: Service = Depends(service), who: str = 
 
 @router.post("/get_reward")
 async def get_reward(req: RewardRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
-    """OpenRLHF's remote reward model (``--remote_rm_url http://HOST:PORT/get_reward``)."""
+    """OpenRLHF's remote reward model (``--reward.remote_url http://rlaif:KEY@HOST:PORT/get_reward``): the
+    response in each query rated against its prompt (``integrations.openrlhf`` parses them)."""
     _check_count(len(req.query), "query", svc.cfg.max_items)
-    prompts = req.prompts if req.prompts is not None else [""] * len(req.query)
-    if len(prompts) != len(req.query):
-        raise HTTPException(422, f"prompts: {len(prompts)} items for {len(req.query)} queries")
-    items = [{"id": f"query-{i}", "prompt": p, "response": r}
-             for i, (p, r) in enumerate(zip(prompts, split_queries(req.query, prompts)))]
+    try:
+        pairs = parse_rewards_request(req.query, req.prompts)
+    except ValueError as e:
+        raise HTTPException(422, str(e)) from None
+    items = [{"id": f"query-{i}", "prompt": p, "response": r} for i, (p, r) in enumerate(pairs)]
     _check_lengths(items, "query", svc.cfg.max_field_chars)
     return reward_outputs([r["reward"] for r in await _judged(svc, "score", {}, items)])
 

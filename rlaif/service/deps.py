@@ -4,6 +4,7 @@ job stores, metrics) and the FastAPI dependencies that hand it and the caller's 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
 
+from rlaif.core.batcher import Batcher
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 from rlaif.labeling.scorer import Scorer, ScorerConfig
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
-from rlaif.service.batcher import Batcher
 from rlaif.service.config import ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
@@ -101,13 +102,27 @@ def service(request: Request) -> Service:
 
 def caller(request: Request, svc: Service = Depends(service)) -> str:
     """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key. The key
-    comes as ``Authorization: Bearer KEY``, or from the review UI's SameSite=Strict cookie (which other
-    sites' pages cannot send, so the cookie gives no cross-site request forgery)."""
+    comes as ``Authorization: Bearer KEY``; as ``Authorization: Basic base64(USER:KEY)``, which clients that
+    cannot set a header (OpenRLHF) send for a URL with the key as its password, ``http://rlaif:KEY@HOST/``;
+    or from the review UI's SameSite=Strict cookie (which other sites' pages cannot send, so the cookie
+    gives no cross-site request forgery)."""
     if svc.cfg.no_auth:
         return "anonymous"
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-    name = svc.keys.check(token)
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else basic_password(value) if scheme.lower() == "basic" \
+        else request.cookies.get(COOKIE)
+    name = svc.keys.check(token)  # hashed, compared in constant time, never logged: the same for every scheme
     if name is None:
-        raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY)")
+        raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY, or the URL "
+                                 "http://rlaif:KEY@HOST:PORT/...)")
     return name
+
+
+def basic_password(value: str) -> str | None:
+    """The key in HTTP Basic credentials ``base64(USER:KEY)``: the password (the user name is free), or the
+    user name when the password is empty (``http://KEY@HOST/``); None when they do not decode."""
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return password or user or None

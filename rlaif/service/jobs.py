@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rlaif.core.batcher import LOW
 from rlaif.core.errors import RlaifError
 from rlaif.jobs.pipeline import label_task, run_metered, score_task
 from rlaif.jobs.runner import load_input
 from rlaif.jobs.spec import RunOptions
-from rlaif.service.batcher import LOW
 from rlaif.service.redact import hide_paths
 from rlaif.service.store import FINAL, JobStore
 

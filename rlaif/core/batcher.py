@@ -1,5 +1,5 @@
-"""Dynamic micro-batching: concurrent requests are coalesced into one judge call, made by the one
-worker thread that owns the judge (llama.cpp is not thread-safe). Requests with the same key (the
+"""Dynamic micro-batching: concurrent requests (the service's, or OpenRLHF's ``reward_func`` threads) are
+coalesced into one judge call, made by the one worker thread that owns the judge (llama.cpp is not thread-safe). Requests with the same key (the
 same function: the same labeler or scorer settings) join a batch of up to ``max_batch`` items, waiting
 at most ``max_wait_ms`` for company; interactive requests go before job chunks."""
 
