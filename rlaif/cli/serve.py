@@ -20,6 +20,9 @@ def serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-upload-bytes", type=positive_int, default=4 * 2**30, help="largest uploaded job input")
     p.add_argument("--max-field-chars", type=positive_int, default=200_000, help="longest text field of one item")
     p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
+    p.add_argument("--session-hours", type=float, default=12.0, help="how long a review-UI login lasts")
+    p.add_argument("--behind-tls", action="store_true",
+                   help="clients reach the service over https (a TLS reverse proxy): Secure session cookies")
     add_judge_args(p)
 
 
@@ -33,7 +36,7 @@ def serve(args: argparse.Namespace) -> int:
     cfg = build(ServeConfig, judge=judge_spec(args), host=args.host, port=args.port, data_dir=args.data_dir,
                 max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, no_auth=args.no_auth,
                 max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars,
-                max_upload_bytes=args.max_upload_bytes)
+                max_upload_bytes=args.max_upload_bytes, session_hours=args.session_hours, behind_tls=args.behind_tls)
     app = create_app(cfg, build_judge(cfg.judge))
     svc = app.state.service
     live = sum(k["revoked"] is None for k in svc.keys.list())
@@ -57,21 +60,25 @@ def serve(args: argparse.Namespace) -> int:
 def keys_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["add", "list", "revoke"], help="add prints the new key once")
     p.add_argument("name", nargs="?", help="key name (add, revoke)")
+    p.add_argument("--role", choices=["owner", "reviewer"], default="owner",
+                   help="add: owner (labels, jobs, the UI) or reviewer (only reviews jobs shared with it)")
     p.add_argument("--data-dir", default="rlaif-data", help="the service's data folder")
 
 
 def keys(args: argparse.Namespace) -> int:
     from rlaif.service.keys import KeyStore
+    from rlaif.service.sessions import SessionStore
 
     store = KeyStore(f"{args.data_dir}/rlaif.db")
     if args.action != "list" and not args.name:
         raise RlaifError(f"keys {args.action} needs a NAME")
     if args.action == "add":
-        print(store.add(args.name))
+        print(store.add(args.name, args.role))
     elif args.action == "revoke":
-        store.revoke(args.name)
-        print(f"revoked {args.name}")
+        store.revoke(args.name)  # its UI sessions die with it (checked per request); end them now too
+        ended = SessionStore(store.db_path).end_key(args.name)
+        print(f"revoked {args.name}" + (f" (ended {ended} UI session{'s' * (ended != 1)})" if ended else ""))
     else:
         for k in store.list():
-            print(f"{k['name']:20s} {'revoked' if k['revoked'] else 'live'}")
+            print(f"{k['name']:20s} {k['role']:9s} {'revoked' if k['revoked'] else 'live'}")
     return 0

@@ -21,7 +21,7 @@ from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.trl import reward_outputs, split_queries
 from rlaif.judges.base import JudgeBackend
-from rlaif.service import job_routes, ui
+from rlaif.service import job_routes, review_routes, ui
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
 
@@ -129,13 +129,14 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     app.state.service = svc
     app.include_router(router)
     app.include_router(job_routes.router)
+    app.include_router(review_routes.router)
     ui.install(app)
 
     @app.middleware("http")
     async def limits_and_metrics(request: Request, call_next):
         start = time.perf_counter()
         size = request.headers.get("content-length")
-        limit = cfg.max_upload_bytes if request.url.path.startswith("/v1/files/") else cfg.max_body_bytes
+        limit = cfg.max_upload_bytes if request.url.path.startswith(("/v1/files/", "/ui/files/")) else cfg.max_body_bytes
         if size is not None and size.isdigit() and int(size) > limit:
             resp: Response = JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
         else:

@@ -21,6 +21,9 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a review-UI login lasts.")
+    behind_tls: bool = Field(False, description="Clients reach the service over https (a TLS reverse proxy): "
+                                                "the UI's session cookie is marked Secure.")
 
     @model_validator(mode="after")
     def _auth_only_off_on_loopback(self) -> "ServeConfig":
