@@ -167,8 +167,13 @@ class RlaifServer:
         self.log.close()
 
 
-def add_key(data_dir, name: str) -> str:
-    """A new API key through the real CLI (``rlaif keys add``)."""
-    res = subprocess.run([sys.executable, "-m", "rlaif", "keys", "add", name, "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, check=True)
+def add_key(data_dir, name: str, role: str | None = None) -> str:
+    """A new API key through the real CLI (``rlaif keys add``, ``--role ROLE`` when given)."""
+    res = keys_cli(data_dir, "add", name, *(("--role", role) if role else ()))
     return res.stdout.strip()
+
+
+def keys_cli(data_dir, *args: str) -> subprocess.CompletedProcess:
+    """``rlaif keys ARGS --data-dir DATA`` through the real CLI; fails the test if it fails."""
+    return subprocess.run([sys.executable, "-m", "rlaif", "keys", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, check=True)

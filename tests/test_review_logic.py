@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rlaif.service.browse import PAGE, PairFilter, select
-from rlaif.service.reviews import ReviewStore, agreement, as_human_rows, needed_for_margin, sample_ids, wilson
+from rlaif.service.reviews import ReviewStore, agreement, as_human_rows, needed_for_margin, report, sample_ids, wilson
 
 
 def rows(n: int, seed: int = 0) -> list[dict]:
@@ -51,6 +51,7 @@ def test_reviews_replace_only_the_reviewers_own_label(tmp_path):
     store.put("other", "p1", "alice", 0.0)
     assert store.of_job("j", "alice") == {"p1": 0.5} and store.of_job("j", "bob") == {"p1": 0.0}
     assert store.of_job("j") in ({"p1": 0.5}, {"p1": 0.0}) and store.of_job("other") == {"p1": 0.0}
+    assert store.by_reviewer("j") == {"alice": {"p1": 0.5}, "bob": {"p1": 0.0}}
 
 
 def test_agreement_interval_and_labels_needed():
@@ -65,7 +66,10 @@ def test_agreement_interval_and_labels_needed():
     assert one["agreement"] == 1.0 and one["needed_for_5pct"] == 385
     many = agreement([{"id": f"q{i}", "p_a": 0.9} for i in range(400)], {f"q{i}": float(i % 10 != 0) for i in range(400)})
     assert many["agreement"] == 0.9 and 139 < many["needed_for_5pct"] < 190  # planned at the interval's low end
-    assert as_human_rows(job, {"p0": 1.0, "gone": 0.0}) == [{"id": "p0", "human_label": 1.0}]
+    assert as_human_rows(job, {"ann": {"p0": 1.0, "gone": 0.0}, "bob": {"p0": 0.0}}) == [
+        {"id": "p0", "human_label": 1.0, "reviewer": "ann"}, {"id": "p0", "human_label": 0.0, "reviewer": "bob"}]
+    assert as_human_rows(job, {"ann": {"p0": 1.0}, "bob": {"p0": 0.0}}, "bob") == [
+        {"id": "p0", "human_label": 0.0, "reviewer": "bob"}]
 
 
 def test_the_review_sample_is_seeded():
@@ -73,3 +77,17 @@ def test_the_review_sample_is_seeded():
     a = sample_ids(ids, 20, seed=0)
     assert a == sample_ids(ids, 20, seed=0) and a != sample_ids(ids, 20, seed=1)
     assert len(set(a)) == 20 and set(a) <= set(ids) and sample_ids(ids[:5], 20) != []
+
+
+def test_report_and_reviewer_filters():
+    job = [{"id": f"p{i}", "p_a": p, "prompt": "", "response_a": "", "response_b": ""}
+           for i, p in enumerate([0.9, 0.2, 0.7, 0.6])]
+    labels = {"ann": {"p0": 1.0, "p1": 1.0, "p2": 0.0}, "bob": {"p0": 1.0, "p1": 0.0, "p3": 0.5, "gone": 1.0}}
+    rep = report(job, labels)
+    assert rep["by_reviewer"]["ann"]["agree"] == 1 and rep["by_reviewer"]["ann"]["decided"] == 3
+    assert rep["by_reviewer"]["bob"]["agreement"] == 1.0 and rep["all"]["decided"] == 5 and rep["all"]["agree"] == 3
+    assert rep["between"]["pairs_compared"] == 2 and rep["between"]["disagreements"] == ["p1"]
+    by_pair = {"p0": {"ann": 1.0, "bob": 1.0}, "p1": {"ann": 1.0, "bob": 0.0}, "p2": {"ann": 0.0}}
+    assert [r["id"] for r in select(job, PairFilter(reviewers_disagree=True), by_pair)[0]] == ["p1"]
+    assert [r["id"] for r in select(job, PairFilter(judge_vs="ann"), by_pair)[0]] == ["p1", "p2"]
+    assert select(job, PairFilter(judge_vs="bob"), by_pair)[1] == 0

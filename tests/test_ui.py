@@ -1,8 +1,9 @@
 """The review UI in a real headless browser: Debian's Chromium driven by Playwright against a real
 ``rlaif serve`` (embedded judge) on loopback. Log in, submit a job on shared-data pairs, watch it
 finish, read the report, filter to disagreements, review five pairs with the keyboard and see the
-agreement change; bad input shows a message on the page. A screenshot of every page is saved (the
-folder is printed; RLAIF_SCREENSHOTS sets it)."""
+agreement change; bad input shows a message on the page. Two reviewer keys label one shared job and its
+owner sees both and their kappa. A screenshot of every page is saved (the folder is printed;
+RLAIF_SCREENSHOTS sets it)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import write_jsonl
 from servers import RlaifServer, add_key
+from test_integrity import pairs as scripted_pairs
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -161,12 +163,77 @@ def test_review_ui_end_to_end(browser, tmp_path, hh_rows):
         t.ctx.close()
         # a phone-sized screen: the same pages fit
         phone = Tab(browser, shots, width=390, height=844)
-        phone.ctx.add_cookies([{"name": "rlaif_key", "value": alice, "url": srv.url}])
+        assert phone.ctx.request.post(srv.url + "/ui/session", data={"key": alice}).ok  # the context's own session
         for name, path in (("phone-jobs", "/ui"), ("phone-report", f"/ui/jobs/{job_id}"),
                            ("phone-pairs", f"/ui/jobs/{job_id}/pairs"), ("phone-review", f"/ui/jobs/{job_id}/review")):
             phone.page.goto(srv.url + path)
             phone.shot(name)
             phone.clean()
         phone.ctx.close()
+    finally:
+        srv.close()
+
+
+def _log_in(tab: Tab, url: str, key: str) -> None:
+    tab.page.goto(url + "/ui/login")
+    tab.page.fill("#key", key)
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_url(url + "/ui")
+
+
+def test_two_reviewers_label_one_job_and_the_owner_sees_their_kappa(browser, tmp_path):
+    shots = Path(os.environ.get("RLAIF_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {shots}")
+    data = tmp_path / "data"
+    data.mkdir()
+    alice, rev1, rev2 = add_key(data, "alice"), add_key(data, "rev1", "reviewer"), add_key(data, "rev2", "reviewer")
+    srv = RlaifServer(data, scripted=True)
+    try:
+        hb = {"Authorization": f"Bearer {alice}"}
+        body = "".join(json.dumps(r) + "\n" for r in scripted_pairs(6, ids=True))
+        httpx.put(f"{srv.url}/v1/files/six.jsonl", content=body, headers=hb).raise_for_status()
+        job = httpx.post(f"{srv.url}/v1/jobs", json={"kind": "label", "input": "six.jsonl"}, headers=hb).json()["id"]
+        owner = Tab(browser, shots)
+        _log_in(owner, srv.url, alice)
+        owner.page.goto(f"{srv.url}/ui/jobs/{job}")
+        owner.page.wait_for_selector("#state:text-is('done')", timeout=120_000)
+        for name in ("rev1", "rev2"):  # the owner shares the job from its page
+            owner.page.fill("#reviewer", name)
+            owner.page.click("#share button[type=submit]")
+            owner.page.wait_for_selector(f"#reviewers [data-reviewer='{name}']")
+        owner.clean()
+        # rev1: a a b b a b, rev2: a b b b a a on q0..q5 (the judge picks a everywhere: GOOD vs BAD)
+        choices = {"rev1": dict(zip(("q0", "q1", "q2", "q3", "q4", "q5"), "112212")),
+                   "rev2": dict(zip(("q0", "q1", "q2", "q3", "q4", "q5"), "122211"))}
+        for name, key in (("rev1", rev1), ("rev2", rev2)):
+            t = Tab(browser, shots)
+            _log_in(t, srv.url, key)
+            t.page.click(f"#shared a[href='/ui/jobs/{job}/review']")
+            while t.page.query_selector("#pair"):
+                pid = t.page.get_attribute("#pair", "data-id")
+                t.page.keyboard.press(choices[name][pid])
+                t.page.wait_for_function(f"() => !document.querySelector('#pair') || "
+                                         f"document.querySelector('#pair').dataset.id !== {json.dumps(pid)}")
+            assert "6 of 6 pairs reviewed by you" in t.page.inner_text("main")
+            assert "export the labels" not in t.page.inner_text("main")  # the owner's, not a reviewer's
+            t.shot(f"review-{name}")
+            t.clean()
+            t.ctx.close()
+        owner.page.goto(f"{srv.url}/ui/jobs/{job}")
+        cells = {n: owner.page.inner_text(f"#by-reviewer tr[data-reviewer='{n}'] .agreement") for n in ("rev1", "rev2")}
+        assert cells == {"rev1": "50.0%", "rev2": "50.0%"}  # each picked a on 3 of 6
+        # rev1 vs rev2: same label on q0, q2, q3, q4: p_o = 4/6; both pick a on 3 of 6: p_e = 1/4 + 1/4 = 1/2;
+        # kappa = (2/3 - 1/2) / (1 - 1/2) = 1/3
+        assert owner.page.inner_text("#kappa") == "0.33" and owner.page.inner_text("#compared") == "6"
+        owner.shot("owner-two-reviewers")
+        owner.clean()
+        owner.page.click("#reviewers-disagree")
+        owner.page.wait_for_url("**reviewers_disagree=true**")
+        assert sorted(e.get_attribute("data-id") for e in owner.page.query_selector_all(".pair")) == ["q1", "q5"]
+        assert "rev1 A, rev2 B" in owner.page.inner_text(".pair[data-id='q1'] .reviews")
+        owner.shot("owner-reviewers-disagree")
+        owner.clean()
+        owner.ctx.close()
     finally:
         srv.close()

@@ -26,6 +26,9 @@ def serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-header-bytes", type=positive_int, default=64 * 1024, help="largest request head")
     p.add_argument("--max-connections", type=positive_int, default=1024, help="most open connections (then 503)")
     p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
+    p.add_argument("--session-hours", type=float, default=12.0, help="how long a review-UI login lasts")
+    p.add_argument("--behind-tls", action="store_true",
+                   help="clients reach the service over https (a TLS reverse proxy): Secure session cookies")
     add_judge_args(p)
 
 
@@ -43,7 +46,7 @@ def serve(args: argparse.Namespace) -> int:
                 max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars,
                 max_upload_bytes=args.max_upload_bytes, header_timeout=args.header_timeout,
                 keep_alive_timeout=args.keep_alive_timeout, max_header_bytes=args.max_header_bytes,
-                max_connections=args.max_connections)
+                max_connections=args.max_connections, session_hours=args.session_hours, behind_tls=args.behind_tls)
     datadir_lock.acquire(cfg.data_dir)  # refuse a second server before loading the judge (the app holds it too)
     app = create_app(cfg, build_judge(cfg.judge))
     svc = app.state.service
@@ -70,21 +73,25 @@ def serve(args: argparse.Namespace) -> int:
 def keys_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["add", "list", "revoke"], help="add prints the new key once")
     p.add_argument("name", nargs="?", help="key name (add, revoke)")
+    p.add_argument("--role", choices=["owner", "reviewer"], default="owner",
+                   help="add: owner (labels, jobs, the UI) or reviewer (only reviews jobs shared with it)")
     p.add_argument("--data-dir", default="rlaif-data", help="the service's data folder")
 
 
 def keys(args: argparse.Namespace) -> int:
     from rlaif.service.keys import KeyStore
+    from rlaif.service.sessions import SessionStore
 
     store = KeyStore(f"{args.data_dir}/rlaif.db")
     if args.action != "list" and not args.name:
         raise RlaifError(f"keys {args.action} needs a NAME")
     if args.action == "add":
-        print(store.add(args.name))
+        print(store.add(args.name, args.role))
     elif args.action == "revoke":
-        store.revoke(args.name)
-        print(f"revoked {args.name}")
+        store.revoke(args.name)  # its UI sessions die with it (checked per request); end them now too
+        ended = SessionStore(store.db_path).end_key(args.name)
+        print(f"revoked {args.name}" + (f" (ended {ended} UI session{'s' * (ended != 1)})" if ended else ""))
     else:
         for k in store.list():
-            print(f"{k['name']:20s} {'revoked' if k['revoked'] else 'live'}")
+            print(f"{k['name']:20s} {k['role']:9s} {'revoked' if k['revoked'] else 'live'}")
     return 0

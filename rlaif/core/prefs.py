@@ -51,6 +51,17 @@ def consistency(p_a_first: float, p_a_second: float) -> bool | None:
     return bool(orders_agree(torch.tensor(p_a_first), torch.tensor(p_a_second)))
 
 
+def agrees(p: float | None, human: float | None) -> bool | None:
+    """Whether the AI's soft label ``p`` = P(a preferred) picks the response a human picked (``human`` 1 = a,
+    0 = b): **the one rule** for "the AI agrees with the human" (the review figures, the pair browser's
+    filter, the reviewers' report; ``metrics.accuracy`` is its vectorised form, ties scoring 1/2). None
+    when either side picks neither: p unknown (None / NaN) or exactly 1/2, or a human tie (0.5) or no label.
+    """
+    if p is None or p != p or p == 0.5 or human not in (0.0, 1.0):
+        return None
+    return (p > 0.5) == (human > 0.5)
+
+
 def expected_score(logp: Tensor, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Expected score under the score-token distribution renormalised over the valid scores.
 

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from rlaif.core.prefs import orders_agree
+from rlaif.evaluation.interrater import cohen_kappa as cohen_kappa_nominal
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> float:
@@ -36,17 +37,11 @@ def bootstrap_ci(stat: Callable[..., float], *arrays: np.ndarray, n_boot: int = 
 
 
 def cohen_kappa(p: np.ndarray, y: np.ndarray) -> float:
-    """Cohen's kappa of hard AI labels vs human labels, ties (p == 1/2) excluded.
-
-    kappa = (p_o - p_e) / (1 - p_e), p_e = P(ai=1)P(h=1) + P(ai=0)P(h=0). NaN when p_e == 1.
+    """Cohen's kappa of hard AI labels vs human labels, ties (p == 1/2) excluded: ``interrater.cohen_kappa``
+    of (p > 1/2, y > 1/2), i.e. (p_o - p_e) / (1 - p_e), p_e = P(ai=1)P(h=1) + P(ai=0)P(h=0). NaN when p_e == 1.
     """
     keep = p != 0.5
-    a, h = (p[keep] > 0.5).astype(float), (y[keep] > 0.5).astype(float)
-    if len(a) == 0:
-        return float("nan")
-    po = float((a == h).mean())
-    pe = float(a.mean() * h.mean() + (1 - a.mean()) * (1 - h.mean()))
-    return float("nan") if pe == 1.0 else (po - pe) / (1 - pe)
+    return cohen_kappa_nominal(p[keep] > 0.5, y[keep] > 0.5)
 
 
 def log_loss(p: np.ndarray, y: np.ndarray, eps: float = 1e-12) -> float:

@@ -21,7 +21,7 @@ from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.openrlhf import parse_rewards_request, reward_outputs
 from rlaif.judges.base import JudgeBackend
-from rlaif.service import apidocs, job_routes, rank_routes, ui
+from rlaif.service import apidocs, job_routes, rank_routes, review_routes, ui
 from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
 from rlaif.service.limits import BodyLimits
@@ -140,6 +140,7 @@ def create_app(cfg: ServeConfig, judge: JudgeBackend) -> FastAPI:
     app.include_router(router)
     app.include_router(job_routes.router)
     app.include_router(rank_routes.router)
+    app.include_router(review_routes.router)
     app.include_router(apidocs.router)
     ui.install(app)
 

@@ -7,11 +7,15 @@ import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
+from rlaif.core.prefs import agrees
+from rlaif.core.errors import RlaifError
 from rlaif.data.records import read_records
+from rlaif.evaluation.interrater import differ
+from rlaif.jobs.runner import work_path
 
 PAGE = 25
 
@@ -26,6 +30,8 @@ class PairFilter(BaseModel):
     conf_max: float = Field(1.0, ge=0, le=1, description="Highest confidence |2p - 1|.")
     principle: str = Field("", description="Only rows judged under this principle.")
     q: str = Field("", max_length=200, description="Text that the prompt or a response contains (any case).")
+    reviewers_disagree: bool = Field(False, description="Only pairs that two or more reviewers labelled differently.")
+    judge_vs: str = Field("", max_length=128, description="Only pairs where the judge disagrees with this reviewer.")
     sort: str = Field("", pattern="^(|confidence|-confidence)$", description="confidence / -confidence.")
     page: int = Field(1, ge=1, description="Page number, 1-based.")
 
@@ -34,12 +40,16 @@ def confidence(p: float | None) -> float:
     return math.nan if p is None or p != p else abs(2 * p - 1)
 
 
-def _keep(r: dict[str, Any], f: PairFilter, q: str) -> bool:
-    p, h = r.get("p_a"), r.get("human_label")
+def _keep(r: dict[str, Any], f: PairFilter, q: str, reviews: Mapping[str, float]) -> bool:
+    p = r.get("p_a")
     labelled = p is not None and p == p
     if f.errors and labelled and not r.get("error"):
         return False
-    if f.disagree and not (labelled and h in (0.0, 1.0) and p != 0.5 and (p > 0.5) != (h > 0.5)):
+    if f.disagree and agrees(p, r.get("human_label")) is not False:
+        return False
+    if f.reviewers_disagree and not differ(list(reviews.values())):
+        return False
+    if f.judge_vs and agrees(p, reviews.get(f.judge_vs)) is not False:
         return False
     if f.inconsistent and r.get("consistent") is not False:
         return False
@@ -50,10 +60,12 @@ def _keep(r: dict[str, Any], f: PairFilter, q: str) -> bool:
     return not q or any(q in str(r.get(k) or "").lower() for k in ("prompt", "response_a", "response_b"))
 
 
-def select(rows: Sequence[dict[str, Any]], f: PairFilter) -> tuple[list[dict[str, Any]], int]:
-    """(the rows of page ``f.page`` after filtering and sorting, how many rows match)."""
-    q = f.q.strip().lower()
-    hits = [r for r in rows if _keep(r, f, q)]
+def select(rows: Sequence[dict[str, Any]], f: PairFilter,
+           reviews: Mapping[str, Mapping[str, float]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(the rows of page ``f.page`` after filtering and sorting, how many rows match); ``reviews``: pair id ->
+    {reviewer: label}, for the reviewer filters."""
+    q, reviews = f.q.strip().lower(), reviews or {}
+    hits = [r for r in rows if _keep(r, f, q, reviews.get(r["id"], {}))]
     if f.sort:
         sign = -1 if f.sort.startswith("-") else 1
         hits.sort(key=lambda r: (math.isnan(confidence(r.get("p_a"))), sign * (confidence(r.get("p_a")) or 0)))
@@ -84,3 +96,18 @@ class RowCache:
             while len(self._rows) > self.size:
                 self._rows.popitem(last=False)
         return rows
+
+
+rows_cache = RowCache()
+
+
+def job_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The finished (or partial) output rows of a job; [] before the first chunk is written."""
+    out = Path(job["spec"]["run"]["output"])
+    for path in (out, work_path(out)):
+        if path.is_file() and path.stat().st_size:
+            try:
+                return rows_cache.rows(path)
+            except RlaifError:
+                return []
+    return []

@@ -26,6 +26,9 @@ class ServeConfig(BaseModel):
     keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
     max_header_bytes: int = Field(64 * 1024, ge=1024, description="Largest request head (request line and headers).")
     max_connections: int = Field(1024, ge=1, description="Most open connections; more get 503.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a review-UI login lasts.")
+    behind_tls: bool = Field(False, description="Clients reach the service over https (a TLS reverse proxy): "
+                                                "the UI's session cookie is marked Secure.")
 
     @model_validator(mode="after")
     def _auth_only_off_on_loopback(self) -> "ServeConfig":

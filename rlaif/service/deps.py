@@ -26,11 +26,12 @@ from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
 from rlaif.service.redact import hide_paths
 from rlaif.service.reviews import ReviewStore
+from rlaif.service.sessions import SessionStore
+from rlaif.service.sharing import ShareStore
 from rlaif.service.store import SqliteJobStore
 
 
 WORKER_CACHE = 64
-COOKIE = "rlaif_key"  # the review UI keeps the API key here (HttpOnly, SameSite=Strict)
 
 
 class Service:
@@ -49,6 +50,8 @@ class Service:
         self.metrics = Metrics(self)
         self.jobs = JobManager(self, SqliteJobStore(self.data_dir / "rlaif.db"), self.data_dir)
         self.reviews = ReviewStore(self.data_dir / "rlaif.db")
+        self.shares = ShareStore(self.data_dir / "rlaif.db")
+        self.sessions = SessionStore(self.data_dir / "rlaif.db", cfg.session_hours * 3600)
 
     def close(self) -> None:
         """Stop taking jobs (the running one stops between chunks and resumes at the next start), then
@@ -101,20 +104,22 @@ def service(request: Request) -> Service:
 
 
 def caller(request: Request, svc: Service = Depends(service)) -> str:
-    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key. The key
-    comes as ``Authorization: Bearer KEY``; as ``Authorization: Basic base64(USER:KEY)``, which clients that
-    cannot set a header (OpenRLHF) send for a URL with the key as its password, ``http://rlaif:KEY@HOST/``;
-    or from the review UI's SameSite=Strict cookie (which other sites' pages cannot send, so the cookie
-    gives no cross-site request forgery)."""
+    """The name of the caller's API key (``anonymous`` under ``--no-auth``); 401 without a live key, 403 for a
+    reviewer key (it only reviews shared jobs, in the UI). The key comes as ``Authorization: Bearer KEY``, or as
+    ``Authorization: Basic base64(USER:KEY)``, which clients that cannot set a header (OpenRLHF) send for a URL
+    with the key as its password, ``http://rlaif:KEY@HOST/``; never from a cookie (the review UI's cookie is a
+    session id, sent to /ui only)."""
     if svc.cfg.no_auth:
         return "anonymous"
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else basic_password(value) if scheme.lower() == "basic" \
-        else request.cookies.get(COOKIE)
+        else None
     name = svc.keys.check(token)  # hashed, compared in constant time, never logged: the same for every scheme
     if name is None:
         raise HTTPException(401, "missing or invalid API key (Authorization: Bearer KEY, or the URL "
                                  "http://rlaif:KEY@HOST:PORT/...)")
+    if svc.keys.role(name) != "owner":
+        raise HTTPException(403, f"key {name!r} is a reviewer key: it can only review the jobs shared with it, in the UI")
     return name
 
 

@@ -1,6 +1,6 @@
 """Requests as the service admits them (an ASGI middleware in front of every route): a limit on the
 size of the headers, and on the bytes of the body actually received, chunked bodies without ``Content-Length`` included (``--max-body-bytes``;
-``--max-upload-bytes`` for ``PUT /v1/files/NAME``), and strict JSON (no lone surrogate such as
+``--max-upload-bytes`` for uploads, ``PUT /v1/files/NAME`` and the UI's ``/ui/files/NAME``), and strict JSON (no lone surrogate such as
 ``"\\ud800"``, no ``NaN``/``Infinity``) answered with one line naming the item and field."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from rlaif.data.jsonstrict import loads_marked, problem
 
-UPLOADS = "/v1/files/"
+UPLOADS = ("/v1/files/", "/ui/files/")
 # what a body must hold for strict JSON to refuse it: a surrogate escape, a raw (surrogatepass) one, NaN, Infinity
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|NaN|Infinity")
 _TOKENS = (b"\\u", b"\xed", b"NaN", b"Infinity")

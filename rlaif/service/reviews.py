@@ -1,5 +1,6 @@
 """Human review of a job's labels: reviewers' A / B / tie labels in the service database (never in the
-job's output), a seeded sample of the job's pairs to review, and the judge's agreement with them."""
+job's output), one set per reviewer; a seeded sample of the job's pairs to review; the judge's agreement
+with each reviewer and with all of them; the reviewers' agreement with each other."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from rlaif.core.prefs import agrees
+from rlaif.evaluation.interrater import between_reviewers
 from rlaif.service import db
 
 LABELS = {"a": 1.0, "b": 0.0, "tie": 0.5}
@@ -38,6 +41,15 @@ class ReviewStore:
         with db.connect(self.db_path) as c:
             return dict(c.execute(q + " ORDER BY created", args).fetchall())
 
+    def by_reviewer(self, job_id: str) -> dict[str, dict[str, float]]:
+        """reviewer -> {pair id: label} for one job."""
+        out: dict[str, dict[str, float]] = {}
+        with db.connect(self.db_path) as c:
+            for reviewer, pair_id, label in c.execute("SELECT reviewer, pair_id, label FROM reviews WHERE job_id = ? "
+                                                      "ORDER BY reviewer, created", (job_id,)):
+                out.setdefault(reviewer, {})[pair_id] = label
+        return out
+
 
 def sample_ids(ids: Sequence[str], n: int, seed: int = 0) -> list[str]:
     """A seeded random sample of ``n`` ids (the same on every visit): the order to review pairs in."""
@@ -61,14 +73,15 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
 
 
-def agreement(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> dict[str, Any]:
-    """How often the judge's soft label picks the response the reviewers picked, on reviewed pairs with a
-    label and no tie on either side; with its Wilson interval and the labels a ±5% interval needs."""
+def agreement(rows: Sequence[dict[str, Any]], reviews: Mapping[str, float] | Iterable[tuple[str, float]]) -> dict[str, Any]:
+    """How often the judge's soft label picks the response the reviewers picked (``core.prefs.agrees``), on
+    reviewed pairs with a label and no tie on either side; with its Wilson interval and the labels a ±5%
+    interval needs. ``reviews``: pair id -> label of one reviewer, or (pair id, label) items of several."""
     by_id = {r["id"]: r for r in rows}
-    pairs = [(by_id[i]["p_a"], h) for i, h in reviews.items() if i in by_id]
-    decided = [(p, h) for p, h in pairs if p == p and p != 0.5 and h != 0.5]
-    k = sum(1 for p, h in decided if (p > 0.5) == (h > 0.5))
-    n = len(decided)
+    items = reviews.items() if isinstance(reviews, Mapping) else reviews
+    pairs = [(by_id[i]["p_a"], h) for i, h in items if i in by_id]
+    verdicts = [v for v in (agrees(p, h) for p, h in pairs) if v is not None]
+    k, n = sum(verdicts), len(verdicts)
     rate, ci = (k / n if n else math.nan), wilson(k, n)
     # plan with the rate in the interval closest to 1/2 (the most labels): a few unanimous labels say
     # little, and p(1 - p) at their rate of 1.0 would claim a handful of labels suffice
@@ -77,7 +90,21 @@ def agreement(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> dict
             "agreement": rate, "ci95": list(ci), "needed_for_5pct": needed_for_margin(plan)}
 
 
-def as_human_rows(rows: Sequence[dict[str, Any]], reviews: dict[str, float]) -> list[dict[str, Any]]:
-    """The reviews as a ``--human`` file for ``rlaif compare`` (id, human_label)."""
+def report(rows: Sequence[dict[str, Any]], labels: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """A job's review figures from ``labels`` (reviewer -> {pair id: label}): the judge against all labels
+    pooled and against each reviewer, and the reviewers against each other (kappa, alpha, the pairs
+    they disagree on)."""
+    pooled = [(i, h) for name in labels for i, h in labels[name].items()]
     known = {r["id"] for r in rows}
-    return [{"id": i, "human_label": h} for i, h in reviews.items() if i in known]
+    between = between_reviewers({n: {i: h for i, h in ls.items() if i in known} for n, ls in labels.items()})
+    return {"all": agreement(rows, pooled), "by_reviewer": {n: agreement(rows, ls) for n, ls in sorted(labels.items())},
+            "between": between}
+
+
+def as_human_rows(rows: Sequence[dict[str, Any]], labels: Mapping[str, Mapping[str, float]],
+                  reviewer: str | None = None) -> list[dict[str, Any]]:
+    """The reviews as a ``--human`` file for ``rlaif compare``: id, human_label and the reviewer who gave it
+    (one row per reviewer and pair; ``reviewer`` keeps one reviewer's, which is what ``--human`` wants)."""
+    known = {r["id"] for r in rows}
+    return [{"id": i, "human_label": h, "reviewer": name} for name, ls in sorted(labels.items())
+            if reviewer is None or name == reviewer for i, h in ls.items() if i in known]

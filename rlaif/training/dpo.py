@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
+from rlaif.core.prefs import agrees
 from rlaif.core.text import policy_prompt
 from rlaif.training.losses import soft_dpo_loss
 
@@ -34,7 +35,7 @@ def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) 
                     "rejected": r["response_b"] if a_wins else r["response_a"], "p_chosen": max(p, 1 - p),
                     "id": r.get("id"), "judge": r.get("judge"), "constitution": r.get("constitution"),
                     "template": r.get("template"),
-                    "human_agrees": None if r.get("human_label") is None else bool((r["human_label"] > 0.5) == a_wins)})
+                    "human_agrees": agrees(p, r.get("human_label"))})
     return out
 
 
