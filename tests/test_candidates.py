@@ -23,6 +23,7 @@ from rlaif.jobs.pipeline import generate_file, label_file, score_file
 from rlaif.jobs.spec import GenerateJob, LabelJob, RunOptions, ScoreJob
 from rlaif.judges.sampling import Sampling, nucleus, sample_token
 from rlaif.labeling.generator import GeneratorConfig
+from rlaif.training.conversations import reply
 from rlaif.training.dpo import export_ranked_rows, ranked_pairs
 
 PROMPTS = [[{"role": "user", "content": "Give me one tip for sleeping better."}],
@@ -77,15 +78,21 @@ def test_candidate_rows_become_pairs_and_bad_rows_name_row_and_field(tmp_path):
         {"id": "q1", "prompt": "p", "responses": ["a", "b", "c"]},
         {"id": "q2", "prompt": "p", "responses": ["only one"]},
         {"id": "q3", "responses": ["a", "b"]},
-        {"id": "q4", "prompt": "p", "responses": "not a list"}])
+        {"id": "q4", "prompt": "p", "responses": "not a list"},
+        {"id": "q5", "prompt": "User: p", "messages": [{"role": "user", "content": "p"}], "responses": ["a", "b"]},
+        {"id": "q6", "prompt": "p", "messages": [{"role": "user", "content": 3}], "responses": ["a", "b"]},
+        {"id": "q7", "prompt": "p", "messages": "p", "responses": ["a", "b"]}])
     loaded = load_pairs(src, normalise=pair_normaliser("all"))
-    assert [r["id"] for r in loaded.records] == ["q1:0-1", "q1:0-2", "q1:1-2"]
+    assert [r["id"] for r in loaded.records] == ["q1:0-1", "q1:0-2", "q1:1-2", "q5:0-1"]
     assert loaded.records[2] == {"id": "q1:1-2", "prompt": "p", "response_a": "b", "response_b": "c",
                                  "human_label": None, "group": "q1", "candidate_a": 1, "candidate_b": 2}
+    assert loaded.records[3]["messages"] == [{"role": "user", "content": "p"}]  # kept for training
     reasons = [msg for _, msg in loaded.invalid]
     assert f"{src}:2 field 'responses' has 1 response(s); pairs need at least 2" in reasons
     assert f"{src}:3 field 'prompt' is missing" in reasons
     assert f"{src}:4 field 'responses' must be a list of strings" in reasons
+    assert f"{src}:6 field 'messages[0].content' must be a string, got int" in reasons
+    assert any(r.startswith(f"{src}:7 field 'messages' must be a list of chat messages") for r in reasons)
     no_strategy = load_pairs(src, limit=1)
     assert "label it with --pairs" in no_strategy.invalid[0][1]
 
@@ -140,10 +147,11 @@ def test_export_strategies_orient_pairs_by_the_ranking():
     assert ranked_pairs(ranked[0]["scores"], "best-vs-rest") == [(1, 0), (1, 3), (1, 2)]
     assert sorted(ranked_pairs(ranked[0]["scores"], "all-pairs")) == [(0, 2), (1, 0), (1, 2), (1, 3), (3, 2)]
     rows = export_ranked_rows(ranked, "all-pairs", min_margin=1.0)
-    assert {(r["chosen"], r["rejected"]) for r in rows} == {("r1", "r0"), ("r1", "r2"), ("r1", "r3"), ("r0", "r2"),
+    assert {(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows} == {("r1", "r0"), ("r1", "r2"), ("r1", "r3"), ("r0", "r2"),
                                                             ("r3", "r2")}
     best = export_ranked_rows(ranked, "best-worst")[0]
-    assert (best["chosen"], best["rejected"], best["id"]) == ("r1", "r2", "q:1>2")
+    assert (best["chosen"], best["rejected"], best["id"]) == (reply("r1"), reply("r2"), "q:1>2")
+    assert best["prompt"] == [{"role": "user", "content": "p"}]
     assert best["p_chosen"] == pytest.approx(1 / (1 + math.exp(-3.0)))
     assert export_ranked_rows(ranked, "all-pairs", min_margin=2.5) == [best]
 
@@ -159,7 +167,7 @@ def test_cli_prompts_to_dpo_rows_and_bad_input(tmp_path):
     out = _cli("export-dpo", tmp_path / "r.jsonl", "-o", tmp_path / "d.jsonl", "--strategy", "best-vs-rest")
     assert out.returncode == 0, out.stderr
     rows = read_records(tmp_path / "d.jsonl")
-    assert len(rows) == 3 * 3 and all(r["chosen"] == "a GOOD reply" for r in rows)
+    assert len(rows) == 3 * 3 and all(r["chosen"] == reply("a GOOD reply") for r in rows)
     mixed = [dict(r, config_hash="other") if i == 4 else r for i, r in enumerate(labels)]
     write_jsonl(tmp_path / "mixed.jsonl", mixed)
     out = _cli("rank", tmp_path / "mixed.jsonl", "-o", tmp_path / "x.jsonl")

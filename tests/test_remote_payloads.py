@@ -96,3 +96,18 @@ def test_unreachable_server_gives_up_with_one_line_and_errors_cross_threads():
         return judge.label_logprobs([MSGS], ["1", "2"])
     with pytest.raises(RlaifError, match="cannot connect"):
         asyncio.run(inside_a_running_loop())
+
+
+def test_backoff_without_retry_after_grows_from_half_a_second_with_jitter():
+    """The installed tenacity's real wait strategy (``multiplier=`` exists from tenacity 9.2: the pin)."""
+    from tenacity import RetryCallState
+
+    from rlaif.judges import load_judge
+
+    judge = load_judge("openai:m", base_url="http://127.0.0.1:9/v1", max_wait=3.0)
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+    state.set_exception((RuntimeError, RuntimeError("500 from the server"), None))
+    for attempt, low in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0)):
+        state.attempt_number = attempt
+        waits = [judge._wait(state) for _ in range(20)]
+        assert all(low <= w <= min(low + 0.5, 3.0) for w in waits), (attempt, waits)

@@ -1,6 +1,7 @@
 """Soft labels to training: losses, the distilled reward model and soft-target DPO on tiny in-process models."""
 
 import copy
+import re
 import random
 
 import pytest
@@ -76,7 +77,10 @@ def test_export_dpo_orients_and_filters():
             {"id": "4", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": float("nan"), "human_label": 1.0},
             {"id": "5", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.5, "human_label": 1.0}]
     rows = export_rows(recs, min_confidence=0.2)
-    assert [(r["id"], r["chosen"], r["rejected"]) for r in rows] == [("1", "A", "B"), ("2", "B", "A")]
+    assert [(r["id"], r["chosen"], r["rejected"]) for r in rows] == [
+        ("1", [{"role": "assistant", "content": "A"}], [{"role": "assistant", "content": "B"}]),
+        ("2", [{"role": "assistant", "content": "B"}], [{"role": "assistant", "content": "A"}])]
+    assert rows[0]["prompt"] == [{"role": "user", "content": "p"}]
     assert rows[0]["p_chosen"] == 0.8 and rows[1]["p_chosen"] == pytest.approx(0.7)
     assert rows[0]["human_agrees"] is False and rows[1]["human_agrees"] is True
     assert [r["id"] for r in export_rows(recs)] == ["1", "2", "3"]
@@ -105,3 +109,34 @@ def test_reward_model_accuracy_vs_humans(tiny_cls, smol_tokenizer, tmp_path):
     assert acc >= 0.8 and lo <= acc <= hi
     flipped = [{**r, "human_label": 1 - r["human_label"]} for r in recs]
     assert RewardModelScorer(tmp_path / "rm").accuracy_vs_humans(flipped)[0] == pytest.approx(1 - acc)
+
+
+def test_dpo_rows_are_conversations_and_older_text_rows_still_train(smol_tokenizer):
+    from rlaif.core.schema import check_dpo_row
+    from rlaif.core.text import flatten_messages, prompt_messages
+    from rlaif.training.conversations import prompt_response_ids, row_parts, trl_row
+
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+             {"role": "user", "content": "and now?"}]
+    assert prompt_messages(flatten_messages(turns)) == turns  # a flattened conversation gets its turns back
+    assert prompt_messages("Summarise:\n\nAssistant: x") == [{"role": "user", "content": "Summarise:\n\nAssistant: x"}]
+    assert prompt_messages("User: a\n\nAssistant: b") == [{"role": "user", "content": "User: a\n\nAssistant: b"}]
+    row = export_rows([{"id": "1", "prompt": flatten_messages(turns), "response_a": "Sure.", "response_b": "No.",
+                        "p_a": 0.9, "human_label": None}])[0]
+    assert row["prompt"] == turns and row["chosen"] == [{"role": "assistant", "content": "Sure."}]
+    check_dpo_row(row, "d.jsonl:1")
+    text_row = {"prompt": "User: q", "chosen": "yes", "rejected": "no", "p_chosen": 0.8}  # an older export
+    check_dpo_row(text_row, "d.jsonl:2")
+    assert row_parts(text_row) == ([{"role": "user", "content": "q"}], "yes", "no")
+    for bad, msg in [({**row, "prompt": turns[:2]}, "field 'prompt' must end with a user turn"),
+                     ({**row, "chosen": [{"role": "assistant", "content": " "}]}, "field 'chosen[0].content'"),
+                     ({**row, "rejected": 3}, "field 'rejected' must be a list of chat messages or a string")]:
+        with pytest.raises(ValueError, match=re.escape(f"d.jsonl:3: {msg}")):
+            check_dpo_row(bad, "d.jsonl:3")
+    # a tokenizer without a chat template: "...Assistant:" then " response", cut on a token boundary
+    plain = copy.deepcopy(smol_tokenizer)
+    plain.chat_template = None
+    t = trl_row(plain, row)
+    assert t["prompt"].endswith("User: and now?\n\nAssistant:") and t["chosen"] == " Sure."
+    p_ids, r_ids = prompt_response_ids(plain, turns, "Sure.")
+    assert p_ids == plain(t["prompt"])["input_ids"] and plain.decode(r_ids) == " Sure." + plain.eos_token

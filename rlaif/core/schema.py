@@ -43,6 +43,10 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from rlaif.core.text import is_messages
+
+# ``rlaif export-dpo`` rows are TRL's conversational preference rows: ``prompt`` a list of messages ending
+# with a user turn, ``chosen`` and ``rejected`` one assistant message each; ``p_chosen`` in [0.5, 1]
 DPO_FIELDS = ("prompt", "chosen", "rejected", "p_chosen")
 # what ``rlaif export-dpo`` writes: the DPO fields plus provenance
 DPO_EXPORT_FIELDS = DPO_FIELDS + ("id", "judge", "constitution", "template", "human_agrees")
@@ -60,10 +64,12 @@ SCORE_FIELDS = ("score", "reward", "probs", "entropy", "truncated", "error", "ju
 
 # ``rlaif generate``: n sampled responses per prompt (``messages`` is the conversation the policy saw)
 CANDIDATE_FIELDS = ("id", "prompt", "messages", "responses", "policy", "sampling", "error", "config_hash")
-# pairs made from candidates (``rlaif label --pairs``) carry these besides the pair fields
+# pairs made from candidates (``rlaif label --pairs``) carry these besides the pair fields, and the
+# candidates' ``messages`` (score records of candidates too)
 GROUP_FIELDS = ("group", "candidate_a", "candidate_b")
 # ``rlaif rank``: one row per prompt; ``scores``/``ranks`` follow ``ranked_by`` (rank 1 = best)
-RANKED_FIELDS = ("id", "prompt", "responses", "ranked_by", "scores", "ranks", "bt_scores", "bt_log_likelihood",
+# (``messages``: the candidates' conversation, null for candidates made without one)
+RANKED_FIELDS = ("id", "prompt", "messages", "responses", "ranked_by", "scores", "ranks", "bt_scores", "bt_log_likelihood",
                  "pairs_used", "judge_scores", "config_hash", "judge", "constitution", "template")
 
 INVALID_INPUT = "invalid input: "
@@ -123,14 +129,30 @@ def check_label_record(rec: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: field 'p_a' = {p!r} is not a probability")
 
 
+def _check_turns(value: Any, where: str, field: str, last_role: str) -> None:
+    """A DPO field: a non-empty string (older text rows), or messages with text contents ending in a
+    ``last_role`` turn (the conversational rows ``rlaif export-dpo`` writes)."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(f"{where}: field '{field}' is empty")
+        return
+    if not is_messages(value) or not value:
+        raise ValueError(f"{where}: field '{field}' must be a list of chat messages or a string")
+    for i, m in enumerate(value):
+        if not isinstance(m.get("content"), str) or not m["content"].strip():
+            raise ValueError(f"{where}: field '{field}[{i}].content' must be a non-empty string")
+    if value[-1]["role"] != last_role:
+        raise ValueError(f"{where}: field '{field}' must end with a {last_role} turn, not {value[-1]['role']!r}")
+
+
 def check_dpo_row(rec: dict[str, Any], where: str) -> None:
     """Raise ValueError naming ``where`` and the field if ``rec`` is not an ``rlaif export-dpo`` row."""
     for f in DPO_FIELDS:
         if f not in rec:
             raise ValueError(f"{where}: missing field '{f}' (make the file with 'rlaif export-dpo')")
-    for f in ("prompt", "chosen", "rejected"):
-        if not isinstance(rec[f], str) or not rec[f].strip():
-            raise ValueError(f"{where}: field '{f}' must be a non-empty string")
+    _check_turns(rec["prompt"], where, "prompt", "user")
+    for f in ("chosen", "rejected"):
+        _check_turns(rec[f], where, f, "assistant")
     p = rec["p_chosen"]
     if not (isinstance(p, (int, float)) and 0.5 <= p <= 1.0):
         raise ValueError(f"{where}: field 'p_chosen' = {p!r} is not a probability in [0.5, 1]")

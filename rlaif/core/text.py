@@ -35,6 +35,19 @@ def flatten_messages(messages: Iterable[dict[str, Any]]) -> str:
                        for m in messages)
 
 
+_TURN = re.compile(r"(?:\A|\n\n)(User|Assistant|System): ")
+
+
+def prompt_messages(prompt: str) -> Messages:
+    """A prompt as the conversation a chat policy is given: text that ``flatten_messages`` wrote
+    ("User: ...\n\nAssistant: ...\n\nUser: ...", ending with a user turn) split back into its turns,
+    any other text as one user turn."""
+    parts = _TURN.split(prompt)
+    if len(parts) < 3 or parts[0] or parts[-2] != "User":
+        return [{"role": "user", "content": prompt}]
+    return [{"role": role.lower(), "content": text.strip()} for role, text in zip(parts[1::2], parts[2::2])]
+
+
 def as_text(x: Any) -> str:
     """A prompt or completion as plain text: strings as they are, a lone assistant message as its
     content, other message lists flattened (TRL passes either shape)."""

@@ -8,6 +8,7 @@ import itertools
 import random
 from typing import Any, Callable
 
+from rlaif.core.text import is_messages
 from rlaif.data.normalise import normalise_row, row_id, text_field
 
 
@@ -52,6 +53,19 @@ def _prompt_text(row: dict[str, Any], loc: str) -> str:
     return text_field(row.get("prompt"), loc, "prompt")
 
 
+def _messages(row: dict[str, Any], loc: str) -> dict[str, Any]:
+    """``{"messages": [...]}``: the conversation the policy answered (kept so that training renders the
+    prompt the way the candidates were sampled), or ``{}`` for a candidate row without one."""
+    msgs = row.get("messages")
+    if msgs is None:
+        return {}
+    if not is_messages(msgs) or not msgs:
+        raise ValueError(f"{loc} field 'messages' must be a list of chat messages ({{'role': ..., 'content': ...}})")
+    for i, m in enumerate(msgs):
+        text_field(m.get("content"), loc, f"messages[{i}].content")
+    return {"messages": [{"role": str(m["role"]), "content": m["content"]} for m in msgs]}
+
+
 def pair_normaliser(strategy: str | None, seed: int = 0, fallback: Callable | None = None) -> Callable:
     """A row normaliser for ``rlaif label``: candidate rows become one pair record per chosen pair
     (id ``GROUP:i-j``, with ``group``, ``candidate_a``, ``candidate_b``); other rows go to ``fallback``."""
@@ -62,8 +76,9 @@ def pair_normaliser(strategy: str | None, seed: int = 0, fallback: Callable | No
         if "responses" not in row or name is None:
             return fallback(row, index, loc)
         group, prompt, resp = row_id(row, index), _prompt_text(row, loc), _responses(row, loc, 2)
+        msgs = _messages(row, loc)
         return [{"id": f"{group}:{i}-{j}", "prompt": prompt, "response_a": resp[i], "response_b": resp[j],
-                 "human_label": None, "group": group, "candidate_a": i, "candidate_b": j}
+                 "human_label": None, "group": group, "candidate_a": i, "candidate_b": j, **msgs}
                 for i, j in candidate_pairs(len(resp), name, k, seed, group)]
     return normalise
 
@@ -75,6 +90,7 @@ def single_normaliser(fallback: Callable) -> Callable:
         if "responses" not in row:
             return fallback(row, index, loc)
         group, prompt, resp = row_id(row, index), _prompt_text(row, loc), _responses(row, loc, 1)
-        return [{"id": f"{group}:{i}", "prompt": prompt, "response": r, "group": group, "candidate": i}
+        msgs = _messages(row, loc)
+        return [{"id": f"{group}:{i}", "prompt": prompt, "response": r, "group": group, "candidate": i, **msgs}
                 for i, r in enumerate(resp)]
     return normalise

@@ -14,6 +14,7 @@ TYPES: dict[str, pa.DataType] = {
     "principles": pa.list_(_STR), "rationales": pa.list_(_STR), "truncated": _BOOL, "error": _STR,
     "judge": _STR, "constitution": _STR, "template": _STR, "config_hash": _STR,
     "score": _F64, "reward": _F64, "probs": pa.list_(_F64), "entropy": _F64,
+    "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)])),
 }
 
 

@@ -27,7 +27,7 @@ def _need(r: dict[str, Any], fields: Sequence[str], source: str, k: int, hint: s
 
 
 def _slots(groups: dict[str, dict], r: dict[str, Any], idx: int, text: str) -> None:
-    g = groups.setdefault(r["group"], {"prompt": r["prompt"], "responses": {}})
+    g = groups.setdefault(r["group"], {"prompt": r["prompt"], "messages": r.get("messages"), "responses": {}})
     g["responses"][idx] = text
 
 
@@ -96,8 +96,8 @@ def ranked_records(labels: Sequence[dict] | None, scores: Sequence[dict] | None,
         primary = b.get("bt_scores") if by == "bt" else s.get("judge_scores")
         if primary is None:
             continue  # a group that only the other file has
-        out.append({"id": gid, "prompt": base["prompt"], "responses": base["responses"], "ranked_by": by,
-                    "scores": primary, "ranks": ranks(primary), "bt_scores": b.get("bt_scores"),
+        out.append({"id": gid, "prompt": base["prompt"], "messages": base["messages"], "responses": base["responses"],
+                    "ranked_by": by, "scores": primary, "ranks": ranks(primary), "bt_scores": b.get("bt_scores"),
                     "bt_log_likelihood": b.get("bt_log_likelihood"), "pairs_used": b.get("pairs_used"),
                     "judge_scores": s.get("judge_scores"), "config_hash": hashes["labels" if by == "bt" else "scores"],
                     **provenance})

@@ -2,7 +2,8 @@
 
 TRL (GRPO/RLOO/online DPO) calls ``fn(prompts=..., completions=..., **kwargs) -> list[float | None]``;
 prompts/completions are strings, or conversational message lists. ``None`` marks a completion the
-judge could not score (TRL turns it into NaN and ignores it).
+judge could not score (TRL turns it into NaN and, from TRL 1.6, leaves it out of the group baseline,
+its advantage 0). Tested with TRL 1.16 (``tests/test_trl_contract.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class JudgeReward:
 
 
 class AsyncJudgeReward(JudgeReward):
-    """The same reward as an async callable (TRL runs async reward functions concurrently)."""
+    """The same reward as an async callable: TRL (from 1.14, ``is_async_callable``) sees the async
+    ``__call__`` of the instance and awaits it alongside its other async reward functions."""
 
     __name__ = "rlaif_judge_reward_async"
 

@@ -42,9 +42,12 @@ class Generator:
         return system + [m for m in record["messages"] if not (system and m["role"] == "system")]
 
     def generate(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One candidate record per prompt record, in order."""
-        replies = self.policy.sample([self.conversation(r) for r in records], self.cfg.sampling)
-        return [candidate_record(r, self.provenance, responses=list(resp)) for r, resp in zip(records, replies)]
+        """One candidate record per prompt record, in order; its ``messages`` are the conversation the
+        policy was given (the ``system`` message included)."""
+        convs = [self.conversation(r) for r in records]
+        replies = self.policy.sample(convs, self.cfg.sampling)
+        return [candidate_record({**r, "messages": c}, self.provenance, responses=list(resp))
+                for r, c, resp in zip(records, convs, replies)]
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
         """The candidate record of an input row that could not be used."""

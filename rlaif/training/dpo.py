@@ -1,5 +1,5 @@
-"""DPO path: export AI-labelled pairs as a TRL preference dataset, and train DPO with a per-example
-soft target (``rlaif.training.losses.soft_dpo_loss``), or plain DPO through TRL's DPOTrainer."""
+"""DPO path: export AI-labelled pairs as a conversational TRL preference dataset, and train DPO with a
+per-example soft target (``rlaif.training.losses.soft_dpo_loss``), or plain DPO through TRL's DPOTrainer."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
 from rlaif.core.prefs import agrees
-from rlaif.core.text import policy_prompt
+from rlaif.training.conversations import dpo_row, prompt_response_ids, row_parts, trl_row
 from rlaif.training.losses import soft_dpo_loss
 
 
 def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) -> list[dict[str, Any]]:
     """TRL preference rows oriented by the AI label: chosen = the response with p >= 1/2.
+
+    Rows are conversational (``conversations.dpo_row``): the prompt as messages, chosen and rejected as
+    one assistant message each, so TRL renders them with the policy's chat template.
 
     Keeps rows with a label and confidence |2 p_a - 1| >= ``min_confidence`` (ties are dropped);
     ``p_chosen`` = max(p_a, 1 - p_a) is the soft probability that chosen is better.
@@ -31,8 +34,8 @@ def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) 
         if p is None or (isinstance(p, float) and math.isnan(p)) or p == 0.5 or abs(2 * p - 1) < min_confidence:
             continue
         a_wins = p > 0.5
-        out.append({"prompt": r["prompt"], "chosen": r["response_a"] if a_wins else r["response_b"],
-                    "rejected": r["response_b"] if a_wins else r["response_a"], "p_chosen": max(p, 1 - p),
+        chosen, rejected = (r["response_a"], r["response_b"]) if a_wins else (r["response_b"], r["response_a"])
+        out.append({**dpo_row(r, chosen, rejected), "p_chosen": max(p, 1 - p),
                     "id": r.get("id"), "judge": r.get("judge"), "constitution": r.get("constitution"),
                     "template": r.get("template"),
                     "human_agrees": agrees(p, r.get("human_label"))})
@@ -62,7 +65,8 @@ def export_ranked_rows(ranked: Sequence[dict[str, Any]], strategy: str = "best-w
                        min_margin: float = 0.0) -> list[dict[str, Any]]:
     """TRL preference rows from ``rlaif rank`` output. The margin is s_chosen − s_rejected in the ranking's
     units (Bradley-Terry logits, or points of the 1-10 score); ``p_chosen`` = σ(margin), which for BT scores
-    is the model's own P(chosen preferred). Pairs below ``min_margin`` or with identical texts are dropped."""
+    is the model's own P(chosen preferred). Pairs below ``min_margin`` or with identical texts are dropped.
+    The prompt is the candidates' ``messages`` when the ranking kept them."""
     out = []
     for r in ranked:
         scores, resp = r["scores"], r["responses"]
@@ -70,8 +74,7 @@ def export_ranked_rows(ranked: Sequence[dict[str, Any]], strategy: str = "best-w
             margin = scores[i] - scores[j]
             if margin < min_margin or resp[i] is None or resp[j] is None or resp[i].strip() == resp[j].strip():
                 continue
-            out.append({"prompt": r["prompt"], "chosen": resp[i], "rejected": resp[j],
-                        "p_chosen": 1.0 / (1.0 + math.exp(-margin)), "id": f"{r['id']}:{i}>{j}",
+            out.append({**dpo_row(r, resp[i], resp[j]), "p_chosen": 1.0 / (1.0 + math.exp(-margin)), "id": f"{r['id']}:{i}>{j}",
                         "judge": r.get("judge"), "constitution": r.get("constitution"), "template": r.get("template"),
                         "human_agrees": None, "margin": margin})
     return out
@@ -89,12 +92,11 @@ class DPOConfig(BaseModel):
     seed: int = Field(0, description="Training seed.")
 
 
-def _sequences(tok: Any, prompts: list[str], responses: list[str], max_length: int):
-    """Right-padded prompt+response ids and a mask over response tokens only."""
+def _sequences(tok: Any, prompts: list, responses: list[str], max_length: int):
+    """Right-padded prompt+response ids (as TRL's DPOTrainer cuts them) and a mask over response tokens only."""
     ids, masks = [], []
     for p, r in zip(prompts, responses):
-        pi = tok(policy_prompt(p), add_special_tokens=False)["input_ids"]
-        ri = tok(r, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+        pi, ri = prompt_response_ids(tok, p, r)
         ri = ri[: max_length - 1]
         pi = pi[-(max_length - len(ri)):]
         ids.append(pi + ri)
@@ -137,9 +139,9 @@ class SoftDPOCollator:
         self.tok, self.max_length = tok, max_length
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        prompts = [r["prompt"] for r in rows] * 2
-        ids, attn, resp = _sequences(self.tok, prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows],
-                                     self.max_length)
+        parts = [row_parts(r) for r in rows]
+        ids, attn, resp = _sequences(self.tok, [p[0] for p in parts] * 2,
+                                     [p[1] for p in parts] + [p[2] for p in parts], self.max_length)
         return {"input_ids": ids, "attention_mask": attn, "response_mask": resp,
                 "p": torch.tensor([r["p_chosen"] for r in rows], dtype=torch.float32)}
 
@@ -227,8 +229,7 @@ def _trl_trainer(rows, model, ref, tok, out_dir, cfg: DPOConfig):
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 
-    data = Dataset.from_list([{"prompt": policy_prompt(r["prompt"]), "chosen": r["chosen"],
-                               "rejected": r["rejected"]} for r in rows])
+    data = Dataset.from_list([trl_row(tok, r) for r in rows])
     args = TRLDPOConfig(output_dir=str(out_dir), per_device_train_batch_size=cfg.batch_size,
                         num_train_epochs=cfg.epochs, learning_rate=cfg.lr, beta=cfg.beta, max_length=cfg.max_length,
                         logging_steps=1, save_strategy="no", report_to="none", seed=cfg.seed,
