@@ -121,6 +121,18 @@ def test_exact_ids_parse_and_a_server_that_ignored_them():
     assert P.label_logprobs_from_ids(P.candidates_from_chat(some_ids), ids, 20) is None
 
 
+def test_greedy_sampling_asks_one_reply_and_repeats_it():
+    """vLLM rejects n > 1 at temperature 0 (tests/vllm_contracts.py); greedy replies are all equal anyway."""
+    from rlaif.judges.sampling import Sampling, repeat_greedy
+    from rlaif.judges.vllm_backend import capped_logprobs, sample_params
+
+    greedy, hot = Sampling(n=4, temperature=0.0), Sampling(n=4, temperature=0.7)
+    assert sample_params(greedy, 1)["n"] == 1 and P.sample_payload("m", MSGS, greedy, 1)["n"] == 1
+    assert sample_params(hot, 1)["n"] == 4 and P.sample_payload("m", MSGS, hot, 1)["n"] == 4
+    assert repeat_greedy(["x"], greedy) == ["x"] * 4 and repeat_greedy(["x", "y"], hot) == ["x", "y"]
+    assert capped_logprobs(50, 20) == 20 and capped_logprobs(5, 20) == 5 and capped_logprobs(50, -1) == 50
+
+
 def test_vllm_request_and_parse():
     assert sampling_kwargs([33, 34]) == {"max_tokens": 1, "temperature": 0.0, "logprobs": 20}
     assert sampling_kwargs([33, 34], exact=True) == {"max_tokens": 1, "temperature": 0.0, "logprob_token_ids": [33, 34]}
