@@ -13,6 +13,7 @@ from rlaif.jobs.spec import LabelJob, RunOptions
 from rlaif.judges.gguf_weights import weights_path
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
+from rlaif.labeling.scorer import Scorer
 
 from conftest import write_jsonl
 from servers import FaultProxy, LlamaServer
@@ -55,6 +56,30 @@ def test_server_labels_match_in_process_judge(server, llamacpp_judge, hh_rows, t
     cot = Labeler(remote, LabelerConfig(principles="least-harmful", cot=True, cot_max_tokens=16)).label(recs[:1])[0]
     assert len(cot["rationales"]) == 2
     assert 0 <= cot["p_a"] <= 1 or "not among the top-20 log-probs" in cot["error"]
+
+
+@pytest.mark.slow
+def test_server_scores_match_in_process_including_ten(server, llamacpp_judge, hh_rows):
+    """P(score 10) needs P("0" | "1"): llama.cpp's server ignores continue_final_message and closes the turn
+    (P(10) read 0), so the continuation goes to its completions endpoint, rendered with the judge's tokenizer.
+    Each item's score prompt has 64+ tokens after the shared preamble: on fewer, the server's KV-cache reuse
+    takes another flash-attention kernel than a whole evaluation (README, "OpenAI-compatible servers")."""
+    from rlaif.data import normalise_row
+
+    rows = [normalise_row(r, i, f"hh:{i}") for i, r in enumerate(hh_rows[:4])]
+    items = [(r["prompt"], r["response_a"]) for r in rows]
+    local = Scorer(llamacpp_judge).score(items)
+    remote_judge = load_judge("openai:smollm2", base_url=server.url, tokenizer=str(embedded_gguf()), top_logprobs=200,
+                              concurrency=2)
+    remote = Scorer(remote_judge).score(items)
+    for a, b in zip(local, remote):
+        assert b["error"] is None and abs(a["score"] - b["score"]) < 1e-3, (a["score"], b["score"])
+        assert abs(a["probs"][9] - b["probs"][9]) < 1e-3, (a["probs"][9], b["probs"][9])
+    assert max(x["probs"][9] for x in remote) > 0.1 and max(x["score"] for x in remote) > 3.5  # hh:3 rates high
+    # without a tokenizer the chat continuation is sent, the server closes the turn, and the job stops saying so
+    chat_only = load_judge("openai:smollm2", base_url=server.url)
+    with pytest.raises(RlaifError, match=r"the server ignored continue_final_message .* pass --tokenizer PATH"):
+        Scorer(chat_only).score(items[:1])
 
 
 def ok_or_topk(row):

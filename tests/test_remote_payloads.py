@@ -15,11 +15,64 @@ def test_chat_payload_shapes():
     kw = P.chat_payload("m", MSGS)
     assert kw == {"model": "m", "messages": MSGS, "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 20}
     kw = P.chat_payload("m", MSGS, logprob_token_ids=[33, 34], continuation="1")
-    assert kw["extra_body"] == {"logprob_token_ids": [33, 34], "continue_final_message": True,
-                                "add_generation_prompt": False}
+    assert kw["extra_body"] == {"logprob_token_ids": [33, 34], "return_tokens_as_token_ids": True,
+                                "continue_final_message": True, "add_generation_prompt": False}
     assert kw["messages"][-1] == {"role": "assistant", "content": "1"} and MSGS == [{"role": "user", "content": "1 or 2?"}]
     c = P.completion_payload("m", "text", top_logprobs=5)
-    assert c == {"model": "m", "prompt": "text", "max_tokens": 1, "temperature": 0, "logprobs": 5}
+    assert c == {"model": "m", "prompt": "text", "max_tokens": 1, "temperature": 0, "logprobs": 5,
+                 "extra_body": {"add_special_tokens": False}}  # the rendered prompt carries the template's BOS
+    assert "extra_body" not in P.completion_payload("m", "text", openai_api=True)  # OpenAI rejects unknown fields
+
+
+def test_openai_client_signatures_accept_every_payload():
+    """The openai client's typed ``create`` methods take each keyword we pass (a misspelt one is a TypeError)."""
+    import inspect
+
+    import openai
+
+    from rlaif.judges.sampling import Sampling
+
+    client = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:9/v1")
+    chat = set(inspect.signature(client.chat.completions.create).parameters)
+    comp = set(inspect.signature(client.completions.create).parameters)
+    for kw in (P.chat_payload("m", MSGS, logprob_token_ids=[1], continuation="1"), P.generate_payload("m", MSGS, 8),
+               P.sample_payload("m", MSGS, Sampling(), 3)):
+        assert set(kw) <= chat, set(kw) - chat
+    assert set(P.completion_payload("m", "t", logprob_token_ids=[1])) <= comp
+    assert {"bogus"} - chat == {"bogus"}  # the check can fail: the signatures are explicit, no **kwargs
+
+
+def test_retry_after_headers():
+    import email.utils
+
+    now = 1_700_000_000.0
+    assert P.retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}, now) == 0.25  # OpenAI's ms first
+    assert P.retry_after_seconds({"Retry-After": "3"}, now) == 3.0
+    date = email.utils.formatdate(now + 7, usegmt=True)  # an HTTP date 7 s ahead
+    assert P.retry_after_seconds({"retry-after": date}, now) == pytest.approx(7.0)
+    assert P.retry_after_seconds({"retry-after": email.utils.formatdate(now - 60, usegmt=True)}, now) == 0.0
+    assert P.retry_after_seconds({"retry-after": "soon"}, now) is None and P.retry_after_seconds({}, now) is None
+    assert P.retry_after_seconds({"retry-after-ms": "x", "retry-after": "2"}, now) == 2.0
+
+
+def test_reasoning_models_and_openai_limits_stop_or_cap_at_once():
+    from rlaif.core.errors import RlaifError
+    from rlaif.judges import load_judge
+
+    for name in ("o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1", "openai/o3"):
+        assert P.reasoning_model_error(name) is not None, name
+    for name in ("gpt-4o-mini", "gpt-4.1-mini", "smollm2", "Qwen/Qwen2.5-7B-Instruct", "olmo-2", "gpt-4o"):
+        assert P.reasoning_model_error(name) is None, name
+    with pytest.raises(RlaifError, match=r"'o3-mini' is a reasoning model .*rejects logprobs, temperature and "
+                                         r"max_tokens.*openai:gpt-4.1-mini"):
+        load_judge("openai:o3-mini", api_key="x")
+    assert load_judge("openai:gpt-4o-mini", api_key="x", top_logprobs=50).top_logprobs == 20  # OpenAI's chat limit
+    assert load_judge("openai:m", base_url="http://127.0.0.1:9/v1", top_logprobs=50).top_logprobs == 50
+    with pytest.raises(RlaifError, match="--exact-label-ids needs a vLLM server"):
+        load_judge("openai:gpt-4o-mini", api_key="x", exact_label_ids=True, tokenizer=None)
+    judge = load_judge("openai:gpt-4o-mini", api_key="x")
+    with pytest.raises(RlaifError, match="OpenAI's API cannot continue an assistant reply"):
+        judge.label_logprobs([MSGS, MSGS], ["0", "1"], continuations=["", "1"])
 
 
 def chat_response(top, chosen=("1", -0.1)):
@@ -54,6 +107,30 @@ def test_parse_completions_and_cost():
 def vllm_output(entries):
     """Stand-in shaped like vllm.RequestOutput: outputs[0].logprobs[0] = {token_id: Logprob}."""
     return NS(outputs=[NS(logprobs=[{tid: NS(logprob=lp, decoded_token=t) for tid, t, lp in entries}])])
+
+
+def test_exact_ids_parse_and_a_server_that_ignored_them():
+    ids = {"1": [33], "2": [34, 216]}
+    resp = chat_response([("token_id:33", math.log(0.5)), ("token_id:34", math.log(0.2)), ("token_id:216", -9999.0)],
+                         chosen=("token_id:33", math.log(0.5)))
+    got = P.label_logprobs_from_ids(P.candidates_from_chat(resp), ids, 20)
+    assert math.exp(got.logprobs["1"]) == pytest.approx(0.5) and math.exp(got.logprobs["2"]) == pytest.approx(0.2)
+    top_text = chat_response([("1", -0.1), ("2", -2.0)])  # the top-k as text: the ids were ignored
+    assert P.label_logprobs_from_ids(P.candidates_from_chat(top_text), ids, 20) is None
+    some_ids = chat_response([("token_id:33", -0.1), ("token_id:34", -2.0)])  # top-k as ids, 216 not among them
+    assert P.label_logprobs_from_ids(P.candidates_from_chat(some_ids), ids, 20) is None
+
+
+def test_greedy_sampling_asks_one_reply_and_repeats_it():
+    """vLLM rejects n > 1 at temperature 0 (tests/vllm_contracts.py); greedy replies are all equal anyway."""
+    from rlaif.judges.sampling import Sampling, repeat_greedy
+    from rlaif.judges.vllm_backend import capped_logprobs, sample_params
+
+    greedy, hot = Sampling(n=4, temperature=0.0), Sampling(n=4, temperature=0.7)
+    assert sample_params(greedy, 1)["n"] == 1 and P.sample_payload("m", MSGS, greedy, 1)["n"] == 1
+    assert sample_params(hot, 1)["n"] == 4 and P.sample_payload("m", MSGS, hot, 1)["n"] == 4
+    assert repeat_greedy(["x"], greedy) == ["x"] * 4 and repeat_greedy(["x", "y"], hot) == ["x", "y"]
+    assert capped_logprobs(50, 20) == 20 and capped_logprobs(5, 20) == 5 and capped_logprobs(50, -1) == 50
 
 
 def test_vllm_request_and_parse():

@@ -1,17 +1,22 @@
 """OpenAI-compatible judge (OpenAI, ``vllm serve``, llama.cpp server, ...) on the official async client.
 
 Concurrency is bounded by a semaphore; transient failures (429, 5xx, timeouts, dropped
-connections) are retried by tenacity with exponential backoff and jitter, honouring Retry-After,
-up to ``max_retries`` times; a request that receives no byte for ``timeout`` seconds is a timeout.
+connections) are retried by tenacity with exponential backoff and jitter, honouring Retry-After-ms
+and Retry-After (seconds or an HTTP date), up to ``max_retries`` times; a request that receives no
+byte for ``timeout`` seconds is a timeout.
 A server that refuses the connection is retried twice within about two seconds, then the job
 stops; 400/401/403/404/422 fail fast with one clear line. Payloads and parsing live in
-``openai_payloads`` (pure, tested without a network).
+``openai_payloads`` (pure, tested without a network). A reply continuation ("1", for the scorer's
+P("0" | "1")) goes to the completions endpoint, rendered here, when the judge has a tokenizer: only
+vLLM's chat endpoint continues a turn (``continue_final_message``); llama.cpp's server ignores the
+field and closes the turn, which is detected from the prompt-token counts and stops the job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import os
 import threading
@@ -25,7 +30,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed
+from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy
 
 T = TypeVar("T")
 log = logging.getLogger("rlaif.judges.openai")
@@ -49,13 +54,9 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
-    """Seconds asked for by a Retry-After header (delta-seconds form), if the error carries one."""
+    """Seconds the server asked to wait in the error's response headers (``P.retry_after_seconds``)."""
     resp = getattr(exc, "response", None)
-    value = resp.headers.get("retry-after") if resp is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return P.retry_after_seconds(resp.headers) if resp is not None else None
 
 
 class OpenAIJudge:
@@ -72,6 +73,11 @@ class OpenAIJudge:
         self.exact_label_ids, self.price = exact_label_ids, price_per_mtok
         self.judge_id = f"openai:{model}"
         self.context_length = context_length
+        if (why := P.reasoning_model_error(model)) is not None:
+            raise RlaifError(why)
+        self.openai_api = P.is_openai_api(base_url or os.environ.get("OPENAI_BASE_URL"))
+        if self.openai_api:
+            self._fit_openai_limits()
         self.usage = Usage()
         self._tok = None
         if tokenizer:  # a local tokenizer: chat rendering for /completions, token counts, label ids
@@ -85,6 +91,17 @@ class OpenAIJudge:
             raise RlaifError(f"openai judge: endpoint '{endpoint}'"
                              f"{' with exact label ids' if exact_label_ids else ''} needs tokenizer=LOCAL_PATH")
         self._last_warning = -1e9
+
+    def _fit_openai_limits(self) -> None:
+        """OpenAI's own API: at most 20 log-probs on chat, 5 on completions; no exact label ids."""
+        if self.exact_label_ids:
+            raise RlaifError("openai judge: --exact-label-ids needs a vLLM server (logprob_token_ids); "
+                             "OpenAI's API does not take it")
+        most = P.OPENAI_MAX_LOGPROBS[self.endpoint]
+        if self.top_logprobs > most:
+            log.warning("openai judge: OpenAI's %s endpoint returns at most %d log-probs; asking for %d, not %d",
+                        self.endpoint, most, most, self.top_logprobs)
+            self.top_logprobs = most
 
     # -- plumbing -------------------------------------------------------------------------------
     def _client(self):
@@ -129,7 +146,7 @@ class OpenAIJudge:
             if not _retryable(e):
                 raise
             msg = (str(e).splitlines() or [type(e).__name__])[0]
-            where = f"openai judge {self.model} at {self.base_url or 'api.openai.com'}"
+            where = self._where()
             if _refused(e):
                 cause = e.__cause__
                 raise RlaifError(f"{where}: cannot connect ({type(cause).__name__}: {cause}); is the server "
@@ -151,8 +168,7 @@ class OpenAIJudge:
                     if _retryable(e):
                         raise
                     msg = getattr(e, "message", str(e)).splitlines()[0]
-                    raise RlaifError(f"openai judge {self.model} at {self.base_url or 'api.openai.com'}: "
-                                     f"HTTP {e.status_code}: {msg}") from None
+                    raise RlaifError(f"{self._where()}: HTTP {e.status_code}: {msg}") from None
         raise AssertionError("unreachable")
 
     def _run(self, coro_factory: Callable[[], Awaitable[T]]) -> T:
@@ -194,12 +210,40 @@ class OpenAIJudge:
         self.usage.add(prompt_tokens=pin, completion_tokens=pout, requests=1,
                        **({"estimated_cost_usd": cost} if cost is not None else {}))
 
-    def _label_ids(self, labels: Sequence[str]) -> list[int] | None:
+    def _label_ids(self, labels: Sequence[str]) -> dict[str, list[int]] | None:
         if not self.exact_label_ids:
             return None
         from rlaif.judges.chat import label_token_ids
 
-        return [i for lab in labels for i in label_token_ids(lambda s: self._tok.encode(s, add_special_tokens=False), lab)]
+        return {lab: label_token_ids(lambda s: self._tok.encode(s, add_special_tokens=False), lab) for lab in labels}
+
+    def _where(self) -> str:
+        return f"openai judge {self.model} at {self.base_url or 'api.openai.com'}"
+
+    def _parse(self, cands: dict[str, float] | None, labels: Sequence[str],
+               ids: dict[str, list[int]] | None) -> LabelLogprobs:
+        if ids is None:
+            return P.label_logprobs_from_candidates(cands, labels, self.top_logprobs)
+        got = P.label_logprobs_from_ids(cands, ids, self.top_logprobs)
+        if got is None:
+            raise RlaifError(f"{self._where()}: the response lacks the log-probs of the label token ids "
+                             f"{sorted(i for v in ids.values() for i in v)} asked for with --exact-label-ids (the "
+                             f"server ignores logprob_token_ids; vLLM 0.33 takes it); drop --exact-label-ids to use "
+                             f"the top-{self.top_logprobs} log-probs")
+        return got
+
+    def _check_continuations(self, items: list[tuple[Messages, str]], prompt_tokens: list[int]) -> None:
+        """Stop when a chat continuation was ignored: a request continuing the reply with ``cont`` counts at
+        most about len(cont) more prompt tokens than the same prompt without it; a closed turn and a new
+        assistant header count several more."""
+        base = {json.dumps(m, sort_keys=True): n for (m, c), n in zip(items, prompt_tokens) if not c}
+        for (msgs, cont), n in zip(items, prompt_tokens):
+            b = base.get(json.dumps(msgs, sort_keys=True))
+            if cont and b and n and n - b > len(cont.encode("utf-8")) + 1:
+                raise RlaifError(f"{self._where()}: the server ignored continue_final_message (the reply continued "
+                                 f"with {cont!r} counted {n} prompt tokens, {n - b} more than without it: a closed "
+                                 f"turn), so P(score 10) would read 0; pass --tokenizer PATH (continuations then go "
+                                 f"to the completions endpoint)")
 
     def _render(self, messages: Messages) -> str:
         from rlaif.judges.chat import render_chat
@@ -215,23 +259,37 @@ class OpenAIJudge:
     async def alabel_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                               continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         ids = self._label_ids(labels)
-        conts = list(continuations or [""] * len(prompts))
+        flat = [i for v in ids.values() for i in v] if ids else None
+        items = list(zip(prompts, continuations or [""] * len(prompts)))
+        if self.openai_api and any(c for _, c in items):
+            raise RlaifError(f"{self._where()}: OpenAI's API cannot continue an assistant reply (needed for "
+                             "P('0' | '1'), score 10); score with a vLLM or llama.cpp server or an in-process judge")
 
         async def one(client, item):
             msgs, cont = item
-            if self.endpoint == "chat":
-                kw = P.chat_payload(self.model, msgs, top_logprobs=self.top_logprobs, logprob_token_ids=ids,
+            if self.endpoint == "chat" and not (cont and self._tok is not None):
+                kw = P.chat_payload(self.model, msgs, top_logprobs=self.top_logprobs, logprob_token_ids=flat,
                                     continuation=cont)
                 resp = await self._call(lambda: client.chat.completions.create(**kw))
                 cands = P.candidates_from_chat(resp)
-            else:
+            else:  # the completions endpoint, or a continuation with a local tokenizer: rendered here
                 kw = P.completion_payload(self.model, self._render(msgs) + cont, top_logprobs=self.top_logprobs,
-                                          logprob_token_ids=ids)
+                                          logprob_token_ids=flat, openai_api=self.openai_api)
                 resp = await self._call(lambda: client.completions.create(**kw))
                 cands = P.candidates_from_completion(resp)
             self._account(resp)
-            return P.label_logprobs_from_candidates(cands, labels, self.top_logprobs)
-        return await self._gather(list(zip(prompts, conts)), one)
+            return self._parse(cands, labels, ids), P.usage_of(resp)[0]
+        # first-token requests, then continuations: a server that keeps the previous request's KV cache (llama.cpp)
+        # would otherwise evaluate a continuation as the one new row after its own prompt, with other kernels
+        firsts = [i for i, (_, c) in enumerate(items) if not c]
+        order = firsts + [i for i, (_, c) in enumerate(items) if c]
+        out: list[Any] = [None] * len(items)
+        for wave in (w for w in (order[:len(firsts)], order[len(firsts):]) if w):
+            for i, r in zip(wave, await self._gather([items[i] for i in wave], one)):
+                out[i] = r
+        if self.endpoint == "chat" and self._tok is None:
+            self._check_continuations(items, [n for _, n in out])
+        return [r for r, _ in out]
 
     def label_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
@@ -254,10 +312,10 @@ class OpenAIJudge:
             resp = await self._call(lambda: client.chat.completions.create(**kw))
             self._account(resp)
             texts = P.texts_from_chat(resp)
-            if len(texts) != sampling.n:
-                raise RlaifError(f"openai judge: asked for n={sampling.n} replies, the server sent {len(texts)} "
+            if len(texts) != kw["n"]:
+                raise RlaifError(f"openai judge: asked for n={kw['n']} replies, the server sent {len(texts)} "
                                  "(does it support n?)")
-            return texts
+            return repeat_greedy(texts, sampling)
         return await self._gather(list(prompts), one)
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:

@@ -4,14 +4,71 @@ Chat endpoint: ``max_tokens=1, temperature=0, logprobs=True, top_logprobs=K``; t
 ``choices[0].logprobs.content[0].top_logprobs`` is a list of ``{"token", "logprob"}``.
 Completions endpoint: ``logprobs=K``; the response's ``choices[0].logprobs.top_logprobs[0]`` is a
 ``{token: logprob}`` mapping. vLLM servers also accept ``logprob_token_ids`` (exact log-probs of
-listed token ids, through ``extra_body``), which removes the top-k blind spot.
+listed token ids, through ``extra_body``), which removes the top-k blind spot; with
+``return_tokens_as_token_ids`` their tokens come back as ``"token_id:N"``, so a server that ignored
+the ids is told apart. Checked against vLLM 0.33's own request models (tests/test_vllm_contract.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import email.utils
+import re
+import time
+from typing import Any, Mapping, Sequence
 
 from rlaif.judges.base import LabelLogprobs, Messages, merge_label_logprobs
+
+# OpenAI's own API: at most 20 log-probs per position on chat, 5 on the legacy completions endpoint
+OPENAI_MAX_LOGPROBS = {"chat": 20, "completions": 5}
+# o-series and gpt-5 family: reasoning models, which reject logprobs, temperature and max_tokens
+_REASONING = re.compile(r"(?:^|/)(?:o\d+(?:$|[-.])|gpt-5)", re.IGNORECASE)
+
+
+def is_openai_api(base_url: str | None) -> bool:
+    """Whether requests go to OpenAI's own API (no base URL, or api.openai.com)."""
+    return not base_url or "api.openai.com" in base_url
+
+
+def reasoning_model_error(model: str) -> str | None:
+    """The one-line reason a reasoning model cannot judge here, or None for other models."""
+    if not _REASONING.search(model):
+        return None
+    return (f"openai judge: '{model}' is a reasoning model (o-series / gpt-5 family), which rejects logprobs, "
+            "temperature and max_tokens, and labels need the answer token's log-probs; use a chat model that "
+            "returns log-probs, e.g. --judge openai:gpt-4.1-mini or openai:gpt-4o-mini")
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds a server asked to wait: ``retry-after-ms`` (OpenAI), else ``retry-after`` as delta-seconds
+    or as an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable. ``now``: epoch seconds."""
+    if not headers:
+        return None
+    get = lambda k: headers.get(k) or headers.get(k.title())  # noqa: E731 (a plain dict's keys keep their case)
+    try:
+        if (ms := get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+    except ValueError:
+        pass
+    value = get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _exact(logprob_token_ids: Sequence[int] | None) -> dict[str, Any]:
+    """vLLM's exact-ids fields: the listed ids' log-probs, their tokens as ``"token_id:N"``."""
+    return {"logprob_token_ids": list(logprob_token_ids), "return_tokens_as_token_ids": True} \
+        if logprob_token_ids else {}
 
 
 def chat_payload(model: str, messages: Messages, *, top_logprobs: int = 20, max_tokens: int = 1,
@@ -19,28 +76,30 @@ def chat_payload(model: str, messages: Messages, *, top_logprobs: int = 20, max_
     """Keyword arguments for ``client.chat.completions.create`` asking for next-token log-probs.
 
     ``continuation`` (text the assistant turn already starts with) uses vLLM's
-    ``continue_final_message``; OpenAI proper does not support it.
+    ``continue_final_message``; OpenAI proper rejects it and llama.cpp's server ignores it (the judge
+    sends continuations to the completions endpoint when it has a tokenizer, see ``OpenAIJudge``).
     """
     kw: dict[str, Any] = {"model": model, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0,
                           "logprobs": True, "top_logprobs": top_logprobs}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = _exact(logprob_token_ids)
     if continuation:
         kw["messages"] = kw["messages"] + [{"role": "assistant", "content": continuation}]
         extra.update(continue_final_message=True, add_generation_prompt=False)
-    if logprob_token_ids:
-        extra["logprob_token_ids"] = list(logprob_token_ids)
     if extra:
         kw["extra_body"] = extra
     return kw
 
 
 def completion_payload(model: str, prompt: str, *, top_logprobs: int = 20, max_tokens: int = 1,
-                       logprob_token_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``client.completions.create`` (the prompt is already chat-rendered)."""
+                       logprob_token_ids: Sequence[int] | None = None, openai_api: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``client.completions.create``; the prompt is already chat-rendered, so a
+    vLLM server is told not to add a second BOS (``add_special_tokens=False``; OpenAI's own API, which
+    rejects unknown fields, is not)."""
     kw: dict[str, Any] = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
                           "logprobs": top_logprobs}
-    if logprob_token_ids:
-        kw["extra_body"] = {"logprob_token_ids": list(logprob_token_ids)}
+    extra = {} if openai_api else {"add_special_tokens": False, **_exact(logprob_token_ids)}
+    if extra:
+        kw["extra_body"] = extra
     return kw
 
 
@@ -49,9 +108,12 @@ def generate_payload(model: str, messages: Messages, max_tokens: int) -> dict[st
 
 
 def sample_payload(model: str, messages: Messages, sampling: Any, seed: int) -> dict[str, Any]:
-    """One chat request for ``sampling.n`` sampled replies (``n``, ``seed``: OpenAI and vLLM servers)."""
-    return {"model": model, "messages": list(messages), "max_tokens": sampling.max_new_tokens, "n": sampling.n,
-            "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed}
+    """One chat request for the replies of ``sampling`` (``n``, ``seed``: OpenAI and vLLM servers); greedy
+    asks for one (``request_n``)."""
+    from rlaif.judges.sampling import request_n
+
+    return {"model": model, "messages": list(messages), "max_tokens": sampling.max_new_tokens,
+            "n": request_n(sampling), "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed}
 
 
 def texts_from_chat(response: Any) -> list[str]:
@@ -85,6 +147,27 @@ def candidates_from_completion(response: Any) -> dict[str, float] | None:
     if not top or top[0] is None:
         return None
     return {str(k): float(v) for k, v in dict(top[0]).items()}
+
+
+def candidates_by_id(cands: dict[str, float] | None) -> dict[int, float]:
+    """{token id: logprob} of the ``"token_id:N"`` tokens of a response (``return_tokens_as_token_ids``)."""
+    out: dict[int, float] = {}
+    for tok, lp in (cands or {}).items():
+        head, _, num = tok.partition(":")
+        if head == "token_id" and num.isdigit():
+            out[int(num)] = lp
+    return out
+
+
+def label_logprobs_from_ids(cands: dict[str, float] | None, label_ids: dict[str, list[int]],
+                            top_k: int) -> LabelLogprobs | None:
+    """Exact label log-probs from a response to ``logprob_token_ids``; None when any requested id is
+    absent (the server ignored the field and sent its top-k instead)."""
+    by_id = candidates_by_id(cands)
+    if any(i not in by_id for ids in label_ids.values() for i in ids):
+        return None
+    return merge_label_logprobs({lab: [by_id[i] for i in ids] for lab, ids in label_ids.items()},
+                                list(label_ids), top_k)
 
 
 def label_logprobs_from_candidates(cands: dict[str, float] | None, labels: Sequence[str],

@@ -22,6 +22,17 @@ class Sampling(BaseModel):
     seed: int = Field(0, description="Base seed; each prompt's seed is derived from it and the prompt text.")
 
 
+def request_n(sampling: Sampling) -> int:
+    """Replies to ask an engine for: greedy decoding (T = 0) gives n equal replies, so one is asked for
+    and repeated (``repeat_greedy``); vLLM rejects ``n > 1`` at temperature 0."""
+    return 1 if sampling.temperature == 0 else sampling.n
+
+
+def repeat_greedy(texts: list[str], sampling: Sampling) -> list[str]:
+    """The n replies of one prompt from what ``request_n`` asked for."""
+    return texts * sampling.n if sampling.temperature == 0 and len(texts) == 1 else texts
+
+
 def prompt_seed(seed: int, messages: Any, k: int = 0) -> int:
     """A 63-bit seed for sample ``k`` of one prompt: the same for the same prompt on every run, whatever
     chunk or batch the prompt falls in, so a resumed or re-run job samples the same responses."""

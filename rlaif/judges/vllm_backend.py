@@ -1,9 +1,11 @@
 """vLLM in-process judge (GPU). Optional: ``pip install 'rlaif[vllm]'``, imported lazily.
 
-Request building (``sampling_kwargs``) and output parsing (``parse_label_logprobs``) are pure
-functions, tested here on output objects shaped like vLLM's ``RequestOutput``:
-``out.outputs[0].logprobs[0]`` is a ``{token_id: Logprob(logprob=..., decoded_token=...)}`` mapping for
-the first generated position.
+Request building (``sampling_kwargs``, ``sample_params``, ``token_prompts``) and output parsing
+(``parse_label_logprobs``) are pure functions; every keyword set goes through vLLM 0.33's real
+``SamplingParams`` in tests/test_vllm_contract.py. Prompts are passed as token ids rendered here
+(``LLM.generate`` would tokenize text with ``add_special_tokens=True``: a second BOS after a chat template's
+own). ``out.outputs[0].logprobs[0]`` is a ``{token_id: Logprob(logprob=..., decoded_token=...)}`` mapping
+for the first generated position.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage, merge_label_logprobs
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed
+from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy, request_n
+
+DEFAULT_MAX_LOGPROBS = 20  # vLLM's ModelConfig.max_logprobs default (0.33): more is rejected by the engine
 
 
 def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exact: bool = False,
@@ -25,7 +29,8 @@ def sampling_kwargs(label_ids: Sequence[int] | None, top_logprobs: int = 20, exa
     """Keyword arguments for ``vllm.SamplingParams``: one greedy token with its log-probs.
 
     With ``exact`` (vLLM versions whose SamplingParams has ``logprob_token_ids``) the label ids'
-    log-probs are returned whatever their rank; otherwise the top ``top_logprobs``.
+    log-probs are returned whatever their rank; otherwise the top ``top_logprobs`` (at most the engine's
+    ``max_logprobs``, see ``VLLMJudge``).
     """
     kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0.0}
     if exact and label_ids:
@@ -60,7 +65,8 @@ class VLLMJudge:
         self.tok = self.llm.get_tokenizer()
         self.judge_id = f"vllm:{model}"
         self.context_length = getattr(self.llm.llm_engine.model_config, "max_model_len", None)
-        self.top_logprobs = top_logprobs
+        self.top_logprobs = capped_logprobs(top_logprobs, getattr(self.llm.llm_engine.model_config, "max_logprobs",
+                                                                  DEFAULT_MAX_LOGPROBS))
         self.exact = "logprob_token_ids" in inspect.signature(vllm.SamplingParams).parameters
         self.usage = Usage()
 
@@ -71,7 +77,7 @@ class VLLMJudge:
                        continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
         ids = {lab: label_token_ids(lambda s: self.tok.encode(s, add_special_tokens=False), lab) for lab in labels}
         conts = continuations or [""] * len(prompts)
-        texts = [render_chat(self.tok, m) + c for m, c in zip(prompts, conts)]
+        texts = token_prompts(self.tok, [render_chat(self.tok, m) + c for m, c in zip(prompts, conts)])
         params = self._vllm.SamplingParams(**sampling_kwargs([i for v in ids.values() for i in v],
                                                              self.top_logprobs, self.exact))
         outs = self.llm.generate(texts, params, use_tqdm=False)
@@ -79,24 +85,40 @@ class VLLMJudge:
         return [parse_label_logprobs(o, ids, self.top_logprobs) for o in outs]
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
-        texts = [render_chat(self.tok, m) for m in prompts]
-        outs = self.llm.generate(texts, self._vllm.SamplingParams(max_tokens=max_new_tokens, temperature=0.0),
-                                 use_tqdm=False)
+        texts = token_prompts(self.tok, [render_chat(self.tok, m) for m in prompts])
+        outs = self.llm.generate(texts, self._vllm.SamplingParams(**generate_params(max_new_tokens)), use_tqdm=False)
         self.usage.add(completion_tokens=sum(len(o.outputs[0].token_ids) for o in outs))
         return [o.outputs[0].text.strip() for o in outs]
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         """n replies per prompt from one request each (``SamplingParams(n=...)``), seeded per prompt."""
-        texts = [render_chat(self.tok, m) for m in prompts]
+        texts = token_prompts(self.tok, [render_chat(self.tok, m) for m in prompts])
         params = [self._vllm.SamplingParams(**sample_params(sampling, prompt_seed(sampling.seed, m))) for m in prompts]
         outs = self.llm.generate(texts, params, use_tqdm=False)
         self.usage.add(completion_tokens=sum(len(c.token_ids) for o in outs for c in o.outputs))
-        return [[c.text.strip() for c in o.outputs] for o in outs]
+        return [repeat_greedy([c.text.strip() for c in o.outputs], sampling) for o in outs]
+
+
+def token_prompts(tok: Any, texts: Sequence[str]) -> list[dict[str, list[int]]]:
+    """vLLM ``TokensPrompt``s of chat-rendered texts, tokenized without added special tokens (the template
+    wrote its own)."""
+    return [{"prompt_token_ids": list(tok(t, add_special_tokens=False)["input_ids"])} for t in texts]
+
+
+def capped_logprobs(top_logprobs: int, max_logprobs: int | None) -> int:
+    """``top_logprobs`` within the engine's ``max_logprobs`` (-1: no limit)."""
+    return top_logprobs if max_logprobs in (None, -1) else min(top_logprobs, max_logprobs)
+
+
+def generate_params(max_new_tokens: int) -> dict:
+    """vLLM ``SamplingParams`` keyword arguments for a greedy reply."""
+    return {"max_tokens": max_new_tokens, "temperature": 0.0}
 
 
 def sample_params(sampling: Sampling, seed: int) -> dict:
-    """vLLM ``SamplingParams`` keyword arguments for one prompt's n candidates."""
-    return {"n": sampling.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
+    """vLLM ``SamplingParams`` keyword arguments for one prompt's candidates (greedy: one, see
+    ``request_n``)."""
+    return {"n": request_n(sampling), "temperature": sampling.temperature, "top_p": sampling.top_p,
             "max_tokens": sampling.max_new_tokens, "seed": seed}
 
 
