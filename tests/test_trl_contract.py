@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import sys
 
 import pytest
 import torch
@@ -105,31 +104,10 @@ class HalfScoredJudge(ScriptedJudge):
         return out
 
 
-def _grpo(monkeypatch):
-    """TRL's GRPOConfig and GRPOTrainer. TRL imports vLLM's classes whenever a ``vllm`` package is found; where
-    vLLM is installed without its dependencies (the vLLM contract tests do so) that import fails, and TRL is
-    then shown no vLLM, as on a machine without it. A working vLLM is left alone."""
-    try:
-        from trl import GRPOConfig, GRPOTrainer
-    except RuntimeError:
-        try:
-            from vllm import LLM  # noqa: F401  (what trl.generation imports)
-        except Exception:
-            monkeypatch.setitem(sys.modules, "vllm", None)
-            for name in [m for m in sys.modules if m.startswith(("trl.generation", "trl.trainer.grpo_trainer"))]:
-                monkeypatch.delitem(sys.modules, name)
-            from trl import GRPOConfig, GRPOTrainer
-        else:
-            raise
-    return GRPOConfig, GRPOTrainer
-
-
-def test_grpo_step_with_sync_and_async_judge_rewards_and_unscorable_completions(tmp_path, tiny_lm, smol_tokenizer,
-                                                                                 monkeypatch):
+def test_grpo_step_with_sync_and_async_judge_rewards_and_unscorable_completions(tmp_path, tiny_lm, smol_tokenizer):
     from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
     from trl.trainer.utils import is_async_callable
-
-    GRPOConfig, GRPOTrainer = _grpo(monkeypatch)
 
     sync, async_ = JudgeReward(HalfScoredJudge()), AsyncJudgeReward(HalfScoredJudge())
     assert is_async_callable(async_) and not is_async_callable(sync)  # TRL runs the class as async
