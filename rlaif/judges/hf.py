@@ -3,6 +3,8 @@ prefix's KV cache reused across the prompts that share it."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +15,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.embedded import model_path
+from rlaif.judges.gguf_weights import cache_dir, converted_name
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed
@@ -52,12 +55,15 @@ class HFJudge:
             p, gguf_file = p.parent, p.name
         if not p.exists():
             raise RlaifError(f"hf judge: {p} is not a local model directory (nothing is downloaded)")
-        kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         device = device or default_device()
         torch_dtype = resolve_dtype(dtype, device)
         try:
-            tok = AutoTokenizer.from_pretrained(str(p), **kw)
-            model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype, **kw).to(device)
+            if gguf_file:
+                tok, model = load_gguf_cached(p / gguf_file, torch_dtype)
+            else:
+                tok = AutoTokenizer.from_pretrained(str(p))
+                model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype)
+            model = model.to(device)
         except (OSError, ValueError) as e:
             raise RlaifError(f"hf judge: cannot load {p}: {str(e).splitlines()[0]}") from None
         name = gguf_file.removesuffix(".gguf") if gguf_file else p.name
@@ -167,6 +173,35 @@ class HFJudge:
                            completion_tokens=int((new != self.tok.pad_token_id).sum()))
             out.append([self.tok.decode(row, skip_special_tokens=True).strip() for row in new])
         return out
+
+
+def load_gguf_cached(gguf: Path, torch_dtype: Any, folder: Path | None = None) -> tuple[Any, Any]:
+    """Tokenizer and model of a GGUF file in ``torch_dtype``: transformers dequantises a GGUF at every load (~35 s
+    for the embedded model), so the first load saves the result (safetensors) in the cache folder of converted
+    weights (``gguf_weights.cache_dir('hf')``, named by ``converted_name``) and later loads read that (temporary
+    folder + rename, so concurrent loaders never see half of it)."""
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder = folder or cache_dir("hf")
+    tag = torch_dtype if isinstance(torch_dtype, str) else str(torch_dtype).removeprefix("torch.")
+    target = folder / converted_name(gguf, tag, transformers.__version__, suffix="")
+    if not (target / "config.json").is_file():
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # dense weights, as transformers unpacks them without a GGUF matmul kernel (a model it keeps packed
+        # cannot be saved)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch_dtype,
+                                                     quantization_config=GgufConfig(dequantize=True))
+        tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another loader finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return (AutoTokenizer.from_pretrained(str(target)),
+            AutoModelForCausalLM.from_pretrained(str(target), dtype=torch_dtype))
 
 
 def left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
