@@ -31,12 +31,13 @@ class HFJudge:
     """
 
     def __init__(self, model: Any, tokenizer: Any, judge_id: str, batch_size: int = 8,
-                 context_length: int | None = None, reuse_prefix: bool = False):
+                 context_length: int | None = None, reuse_prefix: bool = False, max_padding: float = 1.0):
         self.model = model.eval()
         self.tok = tokenizer
         self.judge_id = judge_id
         self.batch_size = batch_size
         self.reuse_prefix = reuse_prefix
+        self.max_padding = max_padding
         self.context_length = context_length or getattr(model.config, "max_position_embeddings", None)
         self.usage = Usage()
         if self.tok.pad_token_id is None:
@@ -83,11 +84,9 @@ class HFJudge:
         return self._label_ids[label]
 
     def _batches(self, texts: list[str]):
-        """Yield (indices, encoded batch) with similar lengths together to limit padding."""
+        """Yield (indices, encoded batch) with similar lengths together to limit padding (``length_batches``)."""
         enc = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
+        for idx in length_batches([len(e) for e in enc], self.batch_size, self.max_padding):
             ids, mask = left_pad([enc[i] for i in idx], self.tok.pad_token_id)
             self.usage.add(prompt_tokens=int(mask.sum()), requests=len(idx))
             yield idx, ids.to(self.device), mask.to(self.device)
@@ -202,6 +201,23 @@ def load_gguf_cached(gguf: Path, torch_dtype: Any, folder: Path | None = None) -
             shutil.rmtree(tmp, ignore_errors=True)
     return (AutoTokenizer.from_pretrained(str(target)),
             AutoModelForCausalLM.from_pretrained(str(target), dtype=torch_dtype))
+
+
+def length_batches(lengths: list[int], size: int, max_padding: float = 1.0) -> list[list[int]]:
+    """Indices of prompts cut into batches in order of length: at most ``size`` each, and a new batch begins where
+    the next prompt would make padding more than ``max_padding`` of its batch (left-padded to its longest)."""
+    batches: list[list[int]] = []
+    total = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        cur = batches[-1] if batches else None
+        if cur is None or len(cur) >= size or (len(cur) + 1) * lengths[i] - total - lengths[i] > (
+                max_padding * (len(cur) + 1) * lengths[i]):
+            batches.append([i])
+            total = lengths[i]
+        else:
+            cur.append(i)
+            total += lengths[i]
+    return batches
 
 
 def left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
