@@ -25,7 +25,9 @@ class HFJudge:
     """Judge on a ``transformers`` causal LM.
 
     Build it from a local model directory (``HFJudge.from_pretrained``; a GGUF file loads through
-    ``gguf_file=``) or from an in-memory model and tokenizer (tests build tiny random models). With
+    ``gguf_file=``, its dense weights cached after the first load: ``load_gguf_cached``) or from an in-memory
+    model and tokenizer (tests build tiny random models). Prompts are batched in order of length
+    (``length_batches``; ``max_padding`` caps a batch's padding, off by default: in bf16 it moves labels). With
     ``reuse_prefix``, prompts that share a prefix (a pair's two orders) evaluate it once and their suffixes
     continue from its KV cache, as one left-padded batch; without it, prompts are evaluated whole in batches.
     """
