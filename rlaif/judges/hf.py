@@ -201,8 +201,9 @@ def load_gguf_cached(gguf: Path, torch_dtype: Any, folder: Path | None = None) -
             os.replace(tmp, target)
         except OSError:  # another loader finished first
             shutil.rmtree(tmp, ignore_errors=True)
+    # sdpa: faster than eager on this shape on CPU (bench/hf_kernels.py), and pinned, since labels move with it
     return (AutoTokenizer.from_pretrained(str(target)),
-            AutoModelForCausalLM.from_pretrained(str(target), dtype=torch_dtype))
+            AutoModelForCausalLM.from_pretrained(str(target), dtype=torch_dtype, attn_implementation="sdpa"))
 
 
 def length_batches(lengths: list[int], size: int, max_padding: float = 1.0) -> list[list[int]]:
