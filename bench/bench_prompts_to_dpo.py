@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rlaif.core.cpu import describe_cpu, read_cpuinfo
+
 HERE = Path(__file__).resolve()
 DEFAULT_DATA = HERE.parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 
@@ -64,7 +66,7 @@ def main() -> None:
     tokens = sum(len(tok(r, add_special_tokens=False)["input_ids"]) for c in cands for r in c["responses"])
     print(f"{args.prompts} prompts x n={args.n}, max {args.max_new_tokens} new tokens, pairs {args.pairs}; "
           f"files in {w}\n")
-    print("| step | seconds (incl. start-up) | rate |\n|---|---|---|")
+    print(f"{describe_cpu(read_cpuinfo())}\n| step | seconds (incl. start-up) | rate |\n|---|---|---|")
     print(f"| generate | {times['generate']:.0f} | {tokens / times['generate']:.1f} tokens/s ({tokens} tokens, "
           f"{len(cands) * args.n} responses) |")
     print(f"| label --pairs {args.pairs} | {times['label']:.0f} | {len(labels) / times['label']:.2f} pairs/s "

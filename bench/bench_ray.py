@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rlaif.core.cpu import describe_cpu, read_cpuinfo
+
 HERE = Path(__file__).resolve()
 DEFAULT_DATA = HERE.parents[2] / "shared" / "data" / "hh-harmless-dev.jsonl"
 
@@ -45,7 +47,7 @@ def main() -> None:
         return LabelJob(run=RunOptions(input=str(src), output=str(output), chunk_size=args.chunk_size, progress=False),
                         judge=JudgeSpec(spec=args.judge))
 
-    print(f"{args.pairs} HH pairs, both orders, judge {args.judge or 'embedded'}, {os.cpu_count()} CPUs\n")
+    print(f"{args.pairs} HH pairs, both orders, judge {args.judge or 'embedded'}\n{describe_cpu(read_cpuinfo())}\n")
     t = time.perf_counter()
     local = label_file(job(tmp / "local.jsonl"))
     total = time.perf_counter() - t

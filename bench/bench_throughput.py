@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlaif.core.cpu import describe_cpu, read_cpuinfo
 from rlaif.data import load_pairs
 from rlaif.judges import load_judge
 from rlaif.labeling.labeler import Labeler, LabelerConfig
@@ -113,8 +114,7 @@ def main() -> None:
     args = ap.parse_args()
     recs = load_pairs(args.data, limit=args.pairs).records
     rates = {d: matmul_gflops(d) for d in ("fp32", "bf16", "int8")}
-    print(f"{len(recs)} HH dev pairs, constitution harmless, default labeler, both orders; {torch.get_num_threads()} threads")
-    print("matmul rate of this machine: " + ", ".join(f"{d} {r:.0f} GFLOP/s" for d, r in rates.items()))
+    print(machine(rates))
     meta = load_judge("llamacpp:embedded", weights="stored").llm.metadata
     chosen = [int(x) - 1 for x in args.only.split(",")] if args.only else range(len(SETTINGS))
     results = {}
@@ -129,9 +129,16 @@ def main() -> None:
     report(results, parses, rates, meta, len(recs))
 
 
+def machine(rates: dict) -> str:
+    """What the figures were measured on: the CPU (model and kernel flags), threads, and the matmul rate per dtype."""
+    return (f"{describe_cpu(read_cpuinfo())}; torch {torch.get_num_threads()} threads\n"
+            "matmul rate of this machine: " + ", ".join(f"{d} {r:.0f} GFLOP/s" for d, r in rates.items()))
+
+
 def report(results: dict, parses: dict, rates: dict, meta: dict, n: int) -> None:
     first = {}
     exact = next((r for r in results.values() if r["family"] == "f32"), None)
+    print(f"\n{n} HH dev pairs, constitution harmless, default labeler, both orders\n{machine(rates)}")
     print("\n| engine, setting | load s | pairs/s | rendered tok/pair | evaluated tok/pair | evaluated tok/s | "
           "bound tok/s (dtype) | of bound | max abs dp vs its family's first | max abs dp vs f32 weights |")
     print("|---|---|---|---|---|---|---|---|---|---|")

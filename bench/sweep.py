@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlaif.core.cpu import describe_cpu, read_cpuinfo
 from rlaif.evaluation import metrics as M
 from rlaif.data import load_pairs, to_json_line
 from rlaif.judges import load_judge
@@ -45,7 +46,7 @@ def main() -> None:
     recs = load_pairs(args.data, limit=args.pairs).records
     judge = load_judge(args.judge)
     chosen = [int(x) for x in args.only.split(",")] if args.only else range(1, len(VARIANTS) + 1)
-    print(f"{len(recs)} pairs, judge {judge.judge_id}, constitution harmless\n")
+    print(f"{len(recs)} pairs, judge {judge.judge_id}, constitution harmless\n{describe_cpu(read_cpuinfo())}\n")
     print("| variant | alignment [95% CI] | ECE | position consistency | NaN | pairs/s |")
     print("|---|---|---|---|---|---|")
     results = {}

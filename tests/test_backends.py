@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rlaif.judges.hf import HFJudge
+from rlaif.judges.hf import HFJudge, length_batches
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 
 PROMPTS = [
@@ -27,6 +27,24 @@ def test_hf_batched_left_padding_matches_one_at_a_time(tiny_lm, smol_tokenizer):
     ids = smol_tokenizer(texts[0], add_special_tokens=False, return_tensors="pt")["input_ids"]
     ref = torch.log_softmax(tiny_lm(input_ids=ids).logits[0, -1], -1)
     assert torch.allclose(lb[0], ref, atol=1e-4)
+
+
+def test_length_batches_cut_by_count_and_by_padding():
+    lengths = [5, 3, 9, 4, 100, 101]
+    assert length_batches(lengths, 8) == [[1, 3, 0, 2, 4, 5]]  # count only: shortest first
+    assert length_batches(lengths, 2) == [[1, 3], [0, 2], [4, 5]]
+    # [3, 4, 5] padded to 9 would be 15/36 padding: 9 starts a batch; 100 after 9 as well
+    assert length_batches(lengths, 8, max_padding=0.3) == [[1, 3, 0], [2], [4, 5]]
+    assert length_batches([], 8) == []
+
+
+def test_hf_padding_cap_gives_the_same_logprobs(tiny_lm, smol_tokenizer):
+    capped = HFJudge(tiny_lm, smol_tokenizer, "hf:tiny", batch_size=3, max_padding=0.1)
+    texts = [capped.render(m) for m in PROMPTS]
+    whole = HFJudge(tiny_lm, smol_tokenizer, "hf:tiny", batch_size=3).next_token_logprobs(texts)
+    assert torch.allclose(capped.next_token_logprobs(texts), whole, atol=1e-4)
+    lengths = [len(smol_tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert len(length_batches(lengths, 3, 0.1)) > 1  # the cap did cut the batch
 
 
 def test_hf_shared_prefix_cache_matches_whole_prompts(tiny_lm, smol_tokenizer):

@@ -97,3 +97,30 @@ def test_converted_weights_are_cached_and_named(tmp_path):
     assert judge_id("hf:embedded", {"dtype": "bfloat16"}) == "hf:SmolLM2-135M-Instruct.Q4_1@bfloat16"
     with pytest.raises(RlaifError, match="judge option 'dtype': 'float16x' is not a torch dtype"):
         judge_id("hf:embedded", {"dtype": "float16x"})
+
+
+def test_transformers_judge_loads_a_gguf_from_its_cache_with_the_same_labels(hh_rows, tmp_path, monkeypatch):
+    """The first load dequantises the GGUF and saves it to the cache of converted weights; the next load reads the
+    cache, and its labels are those of the model transformers builds from the GGUF itself, bit for bit."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlaif.judges.hf import HFJudge
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    load_judge("hf:embedded", dtype="bfloat16")
+    [folder] = (tmp_path / "rlaif" / "hf").iterdir()
+    assert folder.name.startswith("SmolLM2-135M-Instruct.Q4_1.bfloat16.") and (folder / "config.json").is_file()
+    stamp = folder.stat().st_mtime_ns
+    cached = load_judge("hf:embedded", dtype="bfloat16")
+    assert cached.model.name_or_path == str(folder) and folder.stat().st_mtime_ns == stamp  # read, not redone
+    src = embedded_gguf()
+    direct = HFJudge(AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.bfloat16),
+                     AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name), "direct")
+    cfg = LabelerConfig(principles="all")
+    recs = hard_rows(hh_rows)
+    prompts, from_cache = label_logprobs(cached, Labeler(cached, cfg), recs)
+    assert [cached.render(m) for m in prompts] == [direct.render(m) for m in prompts]
+    assert all(cached.tok.encode(cached.render(m)) == direct.tok.encode(direct.render(m)) for m in prompts)
+    _, from_gguf = label_logprobs(direct, Labeler(direct, cfg), recs)
+    assert np.array_equal(from_cache, from_gguf)

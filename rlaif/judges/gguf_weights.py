@@ -19,17 +19,18 @@ FILE_TYPES = {"bf16": "LLAMA_FTYPE_MOSTLY_BF16", "f16": "LLAMA_FTYPE_MOSTLY_F16"
 STORED = "stored"
 
 
-def cache_dir() -> Path:
-    """Where converted files go: ``$XDG_CACHE_HOME/rlaif/gguf`` (default ``~/.cache/rlaif/gguf``), read at call time."""
+def cache_dir(engine: str = "gguf") -> Path:
+    """Where converted weights go: ``$XDG_CACHE_HOME/rlaif/ENGINE`` (default ``~/.cache/rlaif/ENGINE``; ``gguf``
+    for llama.cpp's files, ``hf`` for transformers' folders), read at call time."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rlaif" / "gguf"
+    return Path(base) / "rlaif" / engine
 
 
-def converted_name(source: Path, weights: str, engine_version: str) -> str:
-    """File name of ``source`` converted to ``weights``: a new source file, size or llama.cpp gives a new name."""
+def converted_name(source: Path, weights: str, engine_version: str, suffix: str = ".gguf") -> str:
+    """Name of ``source`` converted to ``weights``: a new source file, size or engine version gives a new name."""
     st = source.stat()
     key = f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{engine_version}|{weights}"
-    return f"{source.stem}.{weights}.{hashlib.sha256(key.encode()).hexdigest()[:12]}.gguf"
+    return f"{source.stem}.{weights}.{hashlib.sha256(key.encode()).hexdigest()[:12]}{suffix}"
 
 
 def weights_path(source: Path, weights: str, folder: Path | None = None) -> Path:

@@ -3,6 +3,8 @@ prefix's KV cache reused across the prompts that share it."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +15,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.embedded import model_path
+from rlaif.judges.gguf_weights import cache_dir, converted_name
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed
@@ -22,18 +25,21 @@ class HFJudge:
     """Judge on a ``transformers`` causal LM.
 
     Build it from a local model directory (``HFJudge.from_pretrained``; a GGUF file loads through
-    ``gguf_file=``) or from an in-memory model and tokenizer (tests build tiny random models). With
+    ``gguf_file=``, its dense weights cached after the first load: ``load_gguf_cached``) or from an in-memory
+    model and tokenizer (tests build tiny random models). Prompts are batched in order of length
+    (``length_batches``; ``max_padding`` caps a batch's padding, off by default: in bf16 it moves labels). With
     ``reuse_prefix``, prompts that share a prefix (a pair's two orders) evaluate it once and their suffixes
     continue from its KV cache, as one left-padded batch; without it, prompts are evaluated whole in batches.
     """
 
     def __init__(self, model: Any, tokenizer: Any, judge_id: str, batch_size: int = 8,
-                 context_length: int | None = None, reuse_prefix: bool = False):
+                 context_length: int | None = None, reuse_prefix: bool = False, max_padding: float = 1.0):
         self.model = model.eval()
         self.tok = tokenizer
         self.judge_id = judge_id
         self.batch_size = batch_size
         self.reuse_prefix = reuse_prefix
+        self.max_padding = max_padding
         self.context_length = context_length or getattr(model.config, "max_position_embeddings", None)
         self.usage = Usage()
         if self.tok.pad_token_id is None:
@@ -52,12 +58,15 @@ class HFJudge:
             p, gguf_file = p.parent, p.name
         if not p.exists():
             raise RlaifError(f"hf judge: {p} is not a local model directory (nothing is downloaded)")
-        kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
         device = device or default_device()
         torch_dtype = resolve_dtype(dtype, device)
         try:
-            tok = AutoTokenizer.from_pretrained(str(p), **kw)
-            model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype, **kw).to(device)
+            if gguf_file:
+                tok, model = load_gguf_cached(p / gguf_file, torch_dtype)
+            else:
+                tok = AutoTokenizer.from_pretrained(str(p))
+                model = AutoModelForCausalLM.from_pretrained(str(p), dtype=torch_dtype)
+            model = model.to(device)
         except (OSError, ValueError) as e:
             raise RlaifError(f"hf judge: cannot load {p}: {str(e).splitlines()[0]}") from None
         name = gguf_file.removesuffix(".gguf") if gguf_file else p.name
@@ -77,11 +86,9 @@ class HFJudge:
         return self._label_ids[label]
 
     def _batches(self, texts: list[str]):
-        """Yield (indices, encoded batch) with similar lengths together to limit padding."""
+        """Yield (indices, encoded batch) with similar lengths together to limit padding (``length_batches``)."""
         enc = [self.tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
+        for idx in length_batches([len(e) for e in enc], self.batch_size, self.max_padding):
             ids, mask = left_pad([enc[i] for i in idx], self.tok.pad_token_id)
             self.usage.add(prompt_tokens=int(mask.sum()), requests=len(idx))
             yield idx, ids.to(self.device), mask.to(self.device)
@@ -167,6 +174,53 @@ class HFJudge:
                            completion_tokens=int((new != self.tok.pad_token_id).sum()))
             out.append([self.tok.decode(row, skip_special_tokens=True).strip() for row in new])
         return out
+
+
+def load_gguf_cached(gguf: Path, torch_dtype: Any, folder: Path | None = None) -> tuple[Any, Any]:
+    """Tokenizer and model of a GGUF file in ``torch_dtype``: transformers dequantises a GGUF at every load (~35 s
+    for the embedded model), so the first load saves the result (safetensors) in the cache folder of converted
+    weights (``gguf_weights.cache_dir('hf')``, named by ``converted_name``) and later loads read that (temporary
+    folder + rename, so concurrent loaders never see half of it)."""
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder = folder or cache_dir("hf")
+    tag = torch_dtype if isinstance(torch_dtype, str) else str(torch_dtype).removeprefix("torch.")
+    target = folder / converted_name(gguf, tag, transformers.__version__, suffix="")
+    if not (target / "config.json").is_file():
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # dense weights, as transformers unpacks them without a GGUF matmul kernel (a model it keeps packed
+        # cannot be saved)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch_dtype,
+                                                     quantization_config=GgufConfig(dequantize=True))
+        tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another loader finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    # sdpa: faster than eager on this shape on CPU (bench/hf_kernels.py), and pinned, since labels move with it
+    return (AutoTokenizer.from_pretrained(str(target)),
+            AutoModelForCausalLM.from_pretrained(str(target), dtype=torch_dtype, attn_implementation="sdpa"))
+
+
+def length_batches(lengths: list[int], size: int, max_padding: float = 1.0) -> list[list[int]]:
+    """Indices of prompts cut into batches in order of length: at most ``size`` each, and a new batch begins where
+    the next prompt would make padding more than ``max_padding`` of its batch (left-padded to its longest)."""
+    batches: list[list[int]] = []
+    total = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        cur = batches[-1] if batches else None
+        if cur is None or len(cur) >= size or (len(cur) + 1) * lengths[i] - total - lengths[i] > (
+                max_padding * (len(cur) + 1) * lengths[i]):
+            batches.append([i])
+            total = lengths[i]
+        else:
+            cur.append(i)
+            total += lengths[i]
+    return batches
 
 
 def left_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:

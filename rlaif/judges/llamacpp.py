@@ -8,6 +8,7 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -15,10 +16,11 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rlaif.core.cpu import cpu_flags, has_amx, read_cpuinfo
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.chat import conversation_pieces, label_token_ids, plain_chat
-from rlaif.judges.embedded import model_path
+from rlaif.judges.embedded import embedded_gguf, model_path
 from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
@@ -46,11 +48,12 @@ class LlamaCppJudge:
     prompt is evaluated whole (the simple path, as ``next_token_logprobs`` does). Labels do not depend on the
     threads or the context a prompt ran on. ``weights`` other than ``stored`` run the GGUF converted by
     llama.cpp's quantizer (``gguf_weights``). Log-probs are the exact log-softmax of the full next-token logits.
+    ``extra_bufts`` (ggml-cpu's extra buffer types) is, unless given, what ``safe_model_params`` allows on this CPU.
     """
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
                  contexts: int | None = None, judge_id: str | None = None, seed: int = 0, weights: str = STORED,
-                 reuse_prefix: bool = True):
+                 reuse_prefix: bool = True, extra_bufts: bool | None = None):
         try:
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -64,9 +67,11 @@ class LlamaCppJudge:
         n_contexts = max(1, min(contexts or min(self.n_threads, MAX_CONTEXTS), self.n_threads))
         file = str(weights_path(path, weights))
         # n_batch = n_ubatch = n_ctx: what a prompt evaluates is one micro-batch (see MIN_ROWS)
-        self.contexts = [Llama(model_path=file, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=self.n_threads,
-                               n_threads_batch=self.n_threads, logits_all=False, flash_attn=True, verbose=False,
-                               seed=seed) for _ in range(n_contexts)]
+        fields = safe_model_params(cpu_flags(read_cpuinfo())) if extra_bufts is None else {"use_extra_bufts": extra_bufts}
+        with model_params(**fields):
+            self.contexts = [Llama(model_path=file, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=self.n_threads,
+                                   n_threads_batch=self.n_threads, logits_all=False, flash_attn=True, verbose=False,
+                                   seed=seed) for _ in range(n_contexts)]
         self.llm = self.contexts[0]  # tokenizer, metadata
         self._pool = ThreadPoolExecutor(n_contexts, thread_name_prefix="llamacpp") if n_contexts > 1 else None
         self._lock = threading.Lock()  # one call at a time spreads over the contexts
@@ -223,6 +228,43 @@ def control_texts(llm: Any) -> list[str]:
     return sorted({s.decode("utf-8", "replace") for t, s in enumerate(texts) if s and s != llm.detokenize([t])})
 
 
+def safe_model_params(flags: frozenset[str]) -> dict[str, Any]:
+    """llama_model_params fields that keep llama.cpp off kernels that fault on a CPU with these flags: on Intel AMX
+    CPUs, ggml-cpu's AMX "extra buffer type" (its Q4_0/Q4_1/Q8_0/F16 matmuls) dies with an illegal instruction
+    (``tileloadd``) in the VMs measured, so extra buffer types stay off there; elsewhere they are ggml's "repack"
+    kernels, kept (README *Throughput*)."""
+    return {"use_extra_bufts": False} if has_amx(flags) else {}
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def model_params(**fields: Any):
+    """While open, the llama_model_params that llama-cpp-python's ``Llama`` starts from carry ``fields`` (it has
+    no argument for some of them, e.g. ``use_extra_bufts``); the field must exist in the installed version."""
+    import llama_cpp.llama_cpp as lib
+
+    missing = [f for f in fields if f not in dict(lib.llama_model_params._fields_)]
+    if missing:
+        raise RlaifError(f"llamacpp judge: this llama-cpp-python has no llama_model_params.{missing[0]} "
+                         "(needed on this CPU); upgrade llama-cpp-python")
+    default = lib.llama_model_default_params
+
+    def params():
+        p = default()
+        for name, value in fields.items():
+            setattr(p, name, value)
+        return p
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = default
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log p = z - log Σ exp z, in float64."""
     z = logits.astype(np.float64)
@@ -238,6 +280,12 @@ def ident(path: Path, weights: str) -> str:
 # The embedded model's weights on llama.cpp: bf16 is ~3x faster than the stored Q4_1 here and nearer the
 # stored weights' exact values (bench/bench_throughput.py, README *Throughput*).
 EMBEDDED_WEIGHTS = "bf16"
+
+
+def embedded_file(weights: str = EMBEDDED_WEIGHTS) -> Path:
+    """The GGUF file the embedded judge runs (its bf16 copy by default, converted once and cached): what to serve
+    with llama.cpp's server, whose model has no option to keep off the kernels ``safe_model_params`` avoids."""
+    return weights_path(embedded_gguf(), weights)
 
 
 class LlamaCppOptions(BaseModel):
