@@ -13,6 +13,8 @@ def compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out-dir", default=None, help="report folder (default: LABELS stem + '-report')")
     p.add_argument("--title", default=None, help="report title")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the intervals")
+    p.add_argument("--against", default=None, help="label records of the same pairs under another template or "
+                   "judge: the audit adds their agreement and the difference in alignment with humans")
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -22,9 +24,12 @@ def compare(args: argparse.Namespace) -> int:
 
     out = Path(args.out_dir or Path(args.labels).with_name(Path(args.labels).stem + "-report"))
     recs = load_for_compare(args.labels, args.human)
-    f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap)
-    width = max(len(k) for k, _ in summary_rows(f))
-    for k, v in summary_rows(f):
+    other = load_for_compare(args.against, args.human) if args.against else None
+    f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap,
+                     against=other)
+    lines = summary_rows(f) + [(f"audit: {k}", v) for k, v in f["audit"]["verdicts"].items()]
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
         print(f"{k:{width}s}  {v}")
     print(f"\nreport: {out / 'report.md'} and {out / 'report.html'}; figures: {out / 'figures.json'}")
     return 0

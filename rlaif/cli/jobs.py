@@ -9,6 +9,7 @@ from rlaif.data.candidates import parse_strategy
 
 from rlaif.cli.options import (add_engine_args, add_job_args, add_judge_args, build, fraction, judge_spec,
                                non_negative_float, positive_int, ray_options, run_options)
+from rlaif.cli.sample_options import add_sample_args, sample_settings
 
 
 def label_args(p: argparse.ArgumentParser) -> None:
@@ -22,8 +23,10 @@ def label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cot-max-tokens", type=int, default=128, help="rationale length limit")
     p.add_argument("--shots", type=int, default=0, help="few-shot exemplars")
     p.add_argument("--orders", choices=["both", "ab"], default="both", help="both orders (debiased) or one")
-    p.add_argument("--method", choices=["logprob", "parse"], default="logprob",
-                   help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline")
+    p.add_argument("--method", choices=["logprob", "parse", "sample"], default="logprob",
+                   help="logprob: soft labels from label-token log-probs; parse: generate-and-parse baseline; "
+                   "sample: Jeffreys soft labels from sampled answers (judges without log-probs)")
+    add_sample_args(p)
     p.add_argument("--calibration", default=None, help="calibration JSON from 'rlaif calibrate' to apply to p_a")
     p.add_argument("--max-prompt-tokens", type=int, default=None, help="cut longer contexts from the left")
     p.add_argument("--pairs", default=None, help="candidate rows from 'rlaif generate': all (n(n-1)/2 pairs), "
@@ -41,7 +44,8 @@ def label(args: argparse.Namespace) -> int:
 
     cfg = build(LabelerConfig, constitution=args.constitution, template=args.template, principles=args.principles,
                 ensemble_k=args.ensemble_k, seed=args.seed, cot=args.cot, cot_max_tokens=args.cot_max_tokens,
-                shots=args.shots, orders=args.orders, max_prompt_tokens=args.max_prompt_tokens, method=args.method)
+                shots=args.shots, orders=args.orders, max_prompt_tokens=args.max_prompt_tokens, method=args.method,
+                sampling=sample_settings(args))
     if args.pairs:
         try:
             parse_strategy(args.pairs)

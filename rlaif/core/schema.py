@@ -35,6 +35,11 @@ constitution      str       constitution name
 template          str       prompt template "name@version"
 config_hash       str       fingerprint of every labeler setting; resume refuses a mismatch
 p_a_raw           float     (only with --calibration) p_a before temperature scaling
+sample_counts     dict      (only with --method sample) per order ("ab", "ba"): [answers naming slot 1,
+                            slot 2, neither], summed over principles
+samples_drawn     int       (only with --method sample) answers drawn per prompt ('auto' may stop early)
+p_a_ci95          list      (only with --method sample) 95% interval of the uncalibrated p_a
+                            (``rlaif.labeling.sampled``)
 ================  ========  ===================================================================
 """
 

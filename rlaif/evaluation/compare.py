@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rlaif.evaluation import audit as A
 from rlaif.evaluation import metrics as M
 from rlaif.data.normalise import parse_human_label
 from rlaif.data.records import read_records
@@ -40,8 +41,10 @@ def _arr(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
 
 
-def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Every figure of the report, from label records that carry ``human_label``."""
+def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0,
+            against: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Every figure of the report, from label records that carry ``human_label``; ``against``: label
+    records of the same pairs under another template or judge (the audit's sensitivity part)."""
     y_all = _arr(records, "human_label")
     has_h = np.isin(y_all, (0.0, 1.0))
     rows = [r for r, h in zip(records, has_h) if h]
@@ -76,7 +79,58 @@ def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0)
     first = _arr(rows, "p_a_first")[ok]
     out["accuracy_one_order"] = M.accuracy(first, yl) if not np.isnan(first).all() else float("nan")
     out["truncated"] = int(sum(bool(r.get("truncated")) for r in rows))
+    la, lb = (np.array([len(r[k]) for r, g in zip(rows, ok) if g]) for k in ("response_a", "response_b"))
+    out["audit"] = {"position": A.position_audit(_arr(rows, "p_a_first"), _arr(rows, "p_a_second"), n_boot=n_boot, seed=seed),
+                    "length": A.length_audit(p, yl, la, lb, n_boot=n_boot, seed=seed)}
+    if against is not None:
+        out["audit"]["against"] = sensitivity(records, against, n_boot=n_boot, seed=seed)
+    out["audit"]["verdicts"] = dict(A.verdicts(out["audit"]))
     return out
+
+
+def sensitivity(records: list[dict[str, Any]], other: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    """``audit.sensitivity_audit`` on the pairs labelled (finite p_a) in both files, matched by id; the
+    human label is A's, else B's."""
+    by_id = {str(r["id"]): r for r in other}
+    both = [(r, by_id[str(r["id"])]) for r in records if str(r["id"]) in by_id]
+    both = [(a, b) for a, b in both if _finite(a.get("p_a")) and _finite(b.get("p_a"))]
+    if not both:
+        raise RlaifError("--against: no pair id is labelled in both files")
+    h = [a.get("human_label") if a.get("human_label") is not None else b.get("human_label") for a, b in both]
+    res = A.sensitivity_audit(np.array([float(a["p_a"]) for a, _ in both]), np.array([float(b["p_a"]) for _, b in both]),
+                              np.array([np.nan if v is None else float(v) for v in h]), **kw)
+    return {**res, "only_in_a": len(records) - len(both), "judge_b": sorted({str(b.get("judge")) for _, b in both}),
+            "template_b": sorted({str(b.get("template")) for _, b in both})}
+
+
+def _finite(x: Any) -> bool:
+    return x is not None and not math.isnan(float(x))
+
+
+def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The report's Audit table: (test, statistic, exact p-value)."""
+    pos, ln = a["position"], a["length"]
+    rows = [("position: McNemar on the orders' decisions",
+             f"slot 1 won both orders {pos['slot1_both']}x, slot 2 {pos['slot2_both']}x (ties {pos['order_ties']})",
+             _p(pos["mcnemar_p"])),
+            ("position: sign test of P(first slot) vs 1/2",
+             f"P(first slot) {_fmt(pos['p_first_slot'])} 95% CI {_fmt(tuple(pos['p_first_slot_ci95']))}; "
+             f"first favoured {pos['first_slot_favoured']}, second {pos['second_slot_favoured']}", _p(pos["sign_test_p"])),
+            ("length: judge vs humans prefer the longer",
+             f"{_fmt(ln['ai_prefers_longer'])} vs {_fmt(ln['human_prefers_longer'])}, excess {_fmt(ln['excess'])} "
+             f"95% CI {_fmt(tuple(ln['excess_ci95']))} (n={ln['n']}; only judge {ln['ai_only']}, only humans {ln['human_only']})",
+             _p(ln["mcnemar_p"]))]
+    s = a.get("against")
+    if s:
+        rows.append((f"sensitivity: A vs B ({', '.join(s['judge_b'])} / {', '.join(s['template_b'])})",
+                     f"agreement {_fmt(s['agreement'])}, kappa {_fmt(s['kappa'])}, mean |pA - pB| {_fmt(s['mean_abs_diff'])} "
+                     f"(n={s['n']}); Δ alignment {_fmt(s['delta_alignment'])} 95% CI {_fmt(tuple(s['delta_alignment_ci95']))} "
+                     f"(A {_fmt(s['accuracy_a'])}, B {_fmt(s['accuracy_b'])}, n={s['with_human_label']})", _p(s["mcnemar_p"])))
+    return rows
+
+
+def _p(x: float) -> str:
+    return f"{x:.2g}"
 
 
 def _fmt(x: Any) -> str:
@@ -153,6 +207,10 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
     md = [f"# {title}", "", "| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     md += ["", "## Agreement by confidence", "", "| confidence | rows | accuracy |", "|---|---|---|"]
     md += [f"| {a} | {b} | {c} |" for a, b, c in conf]
+    aud = audit_rows(f["audit"])
+    md += ["", "## Audit", "", f"Exact tests; a bias is reported at p < {A.ALPHA}.", "",
+           "| test | statistic | p-value |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in aud]
+    md += [""] + [f"- **{k}**: {v}" for k, v in f["audit"]["verdicts"].items()]
     if f["unlabelled_reasons"]:
         md += ["", "## Unlabelled rows", ""] + [f"- {n} x {r}" for r, n in f["unlabelled_reasons"].items()]
     md += [""] + [f"![{t}]({fn})" for t, fn in plots]
@@ -164,6 +222,9 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
             f"<h1>{esc(title)}</h1><table>"] + [f"<tr><th align=left>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows]
     page += ["</table><h2>Agreement by confidence</h2><table><tr><th>confidence</th><th>rows</th><th>accuracy</th></tr>"]
     page += [f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in conf] + ["</table>"]
+    page += ["<h2>Audit</h2><table><tr><th>test</th><th>statistic</th><th>p-value</th></tr>"]
+    page += [f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{c}</td></tr>" for a, b, c in aud] + ["</table><ul>"]
+    page += [f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in f["audit"]["verdicts"].items()] + ["</ul>"]
     page += [f"<figure><img src='{fn}' alt='{esc(t)}'><figcaption>{esc(t)}</figcaption></figure>" for t, fn in plots]
     (out / "report.html").write_text("\n".join(page) + "</body></html>\n")
     return f

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rlaif.evaluation.calibration import Calibration
 from rlaif.evaluation.calibration import apply as apply_calibration
@@ -18,7 +17,9 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import consistency, debiased_preference, label_probability
 from rlaif.core.schema import INVALID_INPUT, label_record
+from rlaif.labeling.answers import read_label
 from rlaif.labeling.prompts import cut_left, load_template
+from rlaif.labeling.sampled import SampledLabels, sample_slot1
 
 
 class LabelerConfig(BaseModel):
@@ -37,10 +38,21 @@ class LabelerConfig(BaseModel):
     shots: int = Field(0, ge=0, description="Number of few-shot exemplars from the template's exemplars file.")
     max_prompt_tokens: int | None = Field(None, ge=64, description="Cap on prompt tokens (default: the "
                                           "judge's context minus room for the answer); longer contexts are cut from the left.")
-    method: Literal["logprob", "parse"] = Field("logprob", description="'logprob': soft label from the label-token "
-                                                "log-probs; 'parse': baseline that generates an answer and parses 1/2 from it (hard labels).")
+    method: Literal["logprob", "parse", "sample"] = Field("logprob", description="'logprob': soft label from the label-token "
+                                                          "log-probs; 'parse': baseline that generates an answer and parses 1/2 from it "
+                                                          "(hard labels); 'sample': Jeffreys soft label from sampled answers (``sampling``).")
+    sampling: SampledLabels | None = Field(None, description="method='sample': how many answers, temperature, "
+                                           "'auto' stopping (default settings when method='sample' and this is unset).")
     orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
                                           "(removes position bias); 'ab' is one order only, for studying the bias.")
+
+    @model_validator(mode="after")
+    def _sampling_needs_sample(self) -> "LabelerConfig":
+        if self.method == "sample" and self.sampling is None:
+            self.sampling = SampledLabels()
+        elif self.method != "sample" and self.sampling is not None:
+            raise ValueError("sampling settings need method='sample'")
+        return self
 
 
 class Labeler:
@@ -66,7 +78,8 @@ class Labeler:
 
     def _hash(self) -> str:
         """Fingerprint of every setting that changes a label (computed once; labels never mix settings)."""
-        blob = json.dumps({"cfg": self.cfg.model_dump(), "judge": self.judge.judge_id,
+        cfg = self.cfg.model_dump(exclude={"sampling"} if self.cfg.sampling is None else None)  # hashes as before sampling
+        blob = json.dumps({"cfg": cfg, "judge": self.judge.judge_id,
                            "constitution": self.constitution.model_dump(), "template": self.template.model_dump(),
                            "calibration": self.calibration.model_dump() if self.calibration else None},
                           sort_keys=True, default=str)
@@ -115,13 +128,10 @@ class Labeler:
 
     def _parsed(self, prompts: list[Messages]) -> list[tuple[float, str | None]]:
         """Baseline: generate a short answer and read the first label in it (1.0, 0.0, or NaN)."""
-        labels = self.template.labels
-        pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(re.escape(x) for x in labels) + r")(?![0-9A-Za-z])")
         out = []
         for text in self.judge.generate(prompts, 8):
-            m = pattern.search(text)
-            out.append((1.0 if m.group(1) == labels[0] else 0.0, None) if m else
-                       (math.nan, f"no label in generated answer {text[:40]!r}"))
+            slot = read_label(text, self.template.labels)
+            out.append((1.0 - slot, None) if slot is not None else (math.nan, f"no label in generated answer {text[:40]!r}"))
         return out
 
     @property
@@ -145,7 +155,12 @@ class Labeler:
             prompts = [self.template.cot_followup(m, r) for m, r in zip(prompts, rationales)]
             for (ri, *_), r in zip(jobs, rationales):
                 out[ri]["rationales"] = (out[ri]["rationales"] or []) + [r]
-        slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(prompts)
+        extra: dict[int, dict[str, Any]] = {}
+        if self.cfg.method == "sample":
+            slot1, extra = sample_slot1(self.judge, prompts, self.template.labels, self.cfg.sampling,
+                                        [ri for ri, *_ in jobs], [order for _, _, order, _ in jobs])
+        else:
+            slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(prompts)
         probs: dict[int, dict[str, list[float]]] = {}  # record index -> order -> P(slot 1) per principle
         for (ri, _, order, _), (p, reason) in zip(jobs, slot1):
             if reason:
@@ -153,6 +168,7 @@ class Labeler:
             probs.setdefault(ri, {}).setdefault(order, []).append(p)
         for ri, by_order in probs.items():
             self._combine(out[ri], by_order)
+            out[ri].update(extra.get(ri, {}))
         return out
 
     def _plan(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, int, str, Messages]]]:

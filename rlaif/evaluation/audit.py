@@ -1,0 +1,122 @@
+"""Audit statistics of a judge's labels: position bias and length bias with exact tests, and the
+sensitivity of the labels to the template or judge (two label files of the same pairs).
+
+Conventions as in ``metrics``: ``p`` = P(a preferred), ``y`` the human label, an AI decision at
+exactly 1/2 is a tie. Every test here is exact (``rlaif.core.exact``); ties are counted and left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rlaif.core.exact import binom_two_sided, mcnemar_exact
+from rlaif.evaluation import metrics as M
+
+ALPHA = 0.01  # the report says "bias" below this p-value (a planted bias must clear it; see tests/test_audit.py)
+
+
+def position_audit(p_first: np.ndarray, p_second: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Position bias from the two presentation orders of each pair.
+
+    McNemar's exact test on the orders' hard decisions: the first order (a in slot 1) picks a or b,
+    the second order (a in slot 2) picks a or b; the discordant pairs are ``slot1_both`` (first picks
+    a, second picks b: slot 1 won twice) and ``slot2_both`` (the reverse); no position bias means
+    they are equally likely. The sign test: per pair P(first slot) = (p_first + 1 - p_second) / 2,
+    an exact binomial test of #(> 1/2) among the pairs not at exactly 1/2 against 1/2; it sees a
+    bias that shifts the probabilities without flipping decisions. Pairs with a NaN order are left out.
+    """
+    m = ~(np.isnan(p_first) | np.isnan(p_second))
+    f, s = p_first[m], p_second[m]
+    decided = (f != 0.5) & (s != 0.5)
+    b = int(((f > 0.5) & (s < 0.5)).sum())
+    c = int(((f < 0.5) & (s > 0.5)).sum())
+    slot1 = (f + 1 - s) / 2
+    above, below = int((slot1 > 0.5).sum()), int((slot1 < 0.5).sum())
+    return {
+        "n": int(m.sum()), "p_first_slot": float(slot1.mean()) if m.any() else float("nan"),
+        "p_first_slot_ci95": M.bootstrap_ci(lambda x: float(x.mean()), slot1, n_boot=n_boot, seed=seed),
+        "slot1_both": b, "slot2_both": c, "order_ties": int((~decided).sum()),
+        "mcnemar_p": mcnemar_exact(b, c),
+        "first_slot_favoured": above, "second_slot_favoured": below,
+        "sign_test_p": binom_two_sided(above, above + below, 0.5),
+    }
+
+
+def length_audit(p: np.ndarray, y: np.ndarray, len_a: np.ndarray, len_b: np.ndarray, *, n_boot: int = 2000,
+                 seed: int = 0) -> dict[str, Any]:
+    """Length bias: the share of unequal-length pairs where the judge prefers the longer response
+    (``metrics.length_bias``: a tie counts half) against the humans' share on the same pairs.
+
+    ``excess`` = AI share - human share, with a paired bootstrap CI over pairs; McNemar's exact test on
+    the pairs where exactly one of judge and humans picks the longer (``ai_only`` vs ``human_only``;
+    AI ties left out), so a judge that merely agrees with length-loving humans is not flagged.
+    """
+    base = M.length_bias(p, y, len_a, len_b)
+    m = len_a != len_b
+    a_longer = len_a[m] > len_b[m]
+    ai = np.where(a_longer, p[m], 1 - p[m])
+    hu = np.where(a_longer, y[m], 1 - y[m]) > 0.5
+    ai_hard = np.where(ai == 0.5, 0.5, (ai > 0.5).astype(float))
+    excess = lambda a, h: float(a.mean() - h.mean()) if len(a) else float("nan")  # noqa: E731
+    ai_only = int(((ai > 0.5) & ~hu).sum())
+    human_only = int(((ai < 0.5) & hu).sum())
+    return {**base, "ai_prefers_longer_ci95": M.bootstrap_ci(lambda a: float(a.mean()), ai_hard, n_boot=n_boot, seed=seed),
+            "excess": excess(ai_hard, hu.astype(float)),
+            "excess_ci95": M.bootstrap_ci(excess, ai_hard, hu.astype(float), n_boot=n_boot, seed=seed),
+            "ai_only": ai_only, "human_only": human_only, "mcnemar_p": mcnemar_exact(ai_only, human_only)}
+
+
+def sensitivity_audit(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, *, n_boot: int = 2000,
+                      seed: int = 0) -> dict[str, Any]:
+    """The same pairs labelled twice (two templates or judges): how far the labels move.
+
+    ``p_a``/``p_b``: P(a preferred) from label files A and B on the pairs both labelled (aligned by id);
+    ``y``: the human label or NaN. Agreement = share of pairs where both pick the same response
+    (pairs with a tie in either left out), Cohen's kappa between the two, mean |p_A - p_B|; on pairs
+    with a human label, Δ alignment = accuracy(A) - accuracy(B) with a paired bootstrap CI (the same
+    resampled pairs for both) and McNemar's exact test on the pairs exactly one of them gets right.
+    """
+    decided = (p_a != 0.5) & (p_b != 0.5)
+    da, db = p_a[decided] > 0.5, p_b[decided] > 0.5
+    h = np.isin(y, (0.0, 1.0))
+    pa, pb, yh = p_a[h], p_b[h], y[h]
+    delta = lambda a, b, t: M.accuracy(a, t) - M.accuracy(b, t) if len(t) else float("nan")  # noqa: E731
+    right_a, right_b = (pa > 0.5) == (yh > 0.5), (pb > 0.5) == (yh > 0.5)
+    only_a = int((right_a & ~right_b & (pa != 0.5) & (pb != 0.5)).sum())
+    only_b = int((right_b & ~right_a & (pa != 0.5) & (pb != 0.5)).sum())
+    return {
+        "n": len(p_a), "agreement": float((da == db).mean()) if decided.any() else float("nan"),
+        "ties_left_out": int((~decided).sum()),
+        "kappa": M.cohen_kappa(p_a[decided], db.astype(float)) if decided.any() else float("nan"),
+        "mean_abs_diff": float(np.abs(p_a - p_b).mean()) if len(p_a) else float("nan"),
+        "with_human_label": int(h.sum()), "accuracy_a": M.accuracy(pa, yh) if h.any() else float("nan"),
+        "accuracy_b": M.accuracy(pb, yh) if h.any() else float("nan"), "delta_alignment": delta(pa, pb, yh),
+        "delta_alignment_ci95": M.bootstrap_ci(delta, pa, pb, yh, n_boot=n_boot, seed=seed),
+        "only_a_right": only_a, "only_b_right": only_b, "mcnemar_p": mcnemar_exact(only_a, only_b),
+    }
+
+
+def verdicts(audit: dict[str, Any]) -> list[tuple[str, str]]:
+    """One plain-language line per audit test: (test, reading)."""
+    out = []
+    pos = audit.get("position")
+    if pos and pos["n"]:
+        worst = min(pos["mcnemar_p"], pos["sign_test_p"])
+        side = "first" if pos["p_first_slot"] > 0.5 else "second"
+        out.append(("position bias", f"the judge favours the {side} slot (p = {worst:.2g} < {ALPHA})" if worst < ALPHA
+                    else f"no significant position bias (p = {worst:.2g})"))
+    ln = audit.get("length")
+    if ln and ln["n"]:
+        more = "more" if ln["excess"] > 0 else "less"
+        out.append(("length bias", f"the judge prefers the longer response {more} often than humans "
+                    f"(p = {ln['mcnemar_p']:.2g} < {ALPHA})" if ln["mcnemar_p"] < ALPHA
+                    else f"no significant length bias relative to humans (p = {ln['mcnemar_p']:.2g})"))
+    sen = audit.get("against")
+    if sen and sen["n"]:
+        better = "A" if sen["delta_alignment"] > 0 else "B"
+        out.append(("template / judge sensitivity", f"labels agree on {sen['agreement']:.1%} of pairs; "
+                    + (f"{better} aligns better with humans (p = {sen['mcnemar_p']:.2g})" if sen["mcnemar_p"] < ALPHA
+                       else f"no significant difference in alignment (p = {sen['mcnemar_p']:.2g})")))
+    return out
