@@ -24,7 +24,7 @@ from rlaif.judges.embedded import embedded_gguf, model_path
 from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, nucleus, prompt_seed, sample_token
+from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
 
 
 # ggml-cpu's flash attention takes its tiled f32 kernel from GGML_FA_TILE_Q = 64 query rows on and an f16 kernel
@@ -183,29 +183,22 @@ class LlamaCppJudge:
 
         return self._spread(prefix_units(tokens, share=self.reuse_prefix), one)
 
-    def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick, first: int | None = None) -> str:
+    def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick) -> str:
         """Evaluate ``tokens`` on context ``llm`` (reusing its cached prefix), then add tokens chosen by
-        ``pick(logits)``; ``first``: the first token, already drawn from the logits after ``tokens`` (then ``llm``
-        must hold ``tokens`` as its prefix, and nothing is evaluated before it)."""
-        if first is None:
-            self._eval_to(llm, tokens)
-        else:
-            llm.n_tokens = len(tokens)
+        ``pick(logits)``."""
+        self._eval_to(llm, tokens)
         self.usage.add(requests=1)
         new: list[int] = []
-        for step in range(max_new_tokens):
-            nxt = first if step == 0 and first is not None else pick(self._last_logits(llm))
+        for _ in range(max_new_tokens):
+            nxt = pick(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
             if nxt in self._stop:
                 break
             new.append(nxt)
-            if len(tokens) + len(new) >= self.context_length or len(new) == max_new_tokens:
+            if len(tokens) + len(new) >= self.context_length:
                 break
             llm.eval([nxt])
         self.usage.add(completion_tokens=len(new))
         return self.llm.detokenize(new).decode("utf-8", "replace").strip()
-
-    def _last_logits(self, llm: Any) -> np.ndarray:
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,))
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         tokens = [self.prompt_tokens(m) for m in prompts]
@@ -218,16 +211,11 @@ class LlamaCppJudge:
         tokens = [self.prompt_tokens(m) for m in prompts]
 
         def replies(llm: Any, i: int) -> list[str]:
-            # the first token's distribution is the same for all n: computed once, from at least MIN_ROWS evaluated
-            # rows (as label_logprobs), so it does not depend on what the context held before
-            self._eval_to(llm, tokens[i], min_new=MIN_ROWS)
-            ids, probs = nucleus(self._last_logits(llm), sampling.temperature, sampling.top_p)
             out = []
             for k in range(sampling.n):
                 rng = np.random.default_rng(prompt_seed(sampling.seed, prompts[i], k))
-                first = int(ids[0]) if len(ids) == 1 else int(rng.choice(ids, p=probs))  # = sample_token's draw
                 pick = lambda lg, rng=rng: sample_token(lg, sampling.temperature, sampling.top_p, rng)  # noqa: E731
-                out.append(self._decode(llm, tokens[i], sampling.max_new_tokens, pick, first))
+                out.append(self._decode(llm, tokens[i], sampling.max_new_tokens, pick))
             return out
 
         return self._spread([[i] for i in range(len(prompts))], replies)
