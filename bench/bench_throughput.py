@@ -46,7 +46,13 @@ SETTINGS = [
     ("transformers bf16, whole prompts, batch 8 (auto here)", "hf:embedded", {"dtype": "bfloat16"}, "bf16", "hf-bf16"),
     ("transformers bf16, shared-prefix KV cache", "hf:embedded", {"dtype": "bfloat16", "reuse_prefix": True}, "bf16",
      "hf-bf16"),
+    ("transformers bf16, whole prompts, batch 8, 32-row chunks (as the CLI)", "hf:embedded", {"dtype": "bfloat16"},
+     "bf16", "hf-bf16", 32),
+    ("transformers bf16, whole prompts, batch 8, 32-row chunks, torch.compile", "hf:embedded",
+     {"dtype": "bfloat16", "compile": True}, "bf16", "hf-bf16-compile", 32),
 ]
+# the soft-label setting each generate-and-parse baseline is compared with: the same engine with its defaults
+PARSE_AGAINST = {"embedded": 5, "hf:embedded": 11}
 
 
 def matmul_gflops(dtype: str, n: int = 1024, seconds: float = 1.5) -> float:
@@ -85,7 +91,9 @@ def run(spec: str, options: dict, recs: list, cfg: LabelerConfig, chunk: int = 8
     judge = wrap(load_judge(spec, **options))
     load = time.perf_counter() - t0
     lab = Labeler(judge, cfg)
-    lab.label(recs[:2])  # warm-up
+    t0 = time.perf_counter()
+    lab.label(recs[:2])  # warm-up (torch.compile compiles here)
+    warm = time.perf_counter() - t0
     judge.usage.prompt_tokens, judge.usage.extra = 0, {}
     t0, out = time.perf_counter(), []
     for s in range(0, len(recs), chunk):  # as the CLI's job runner calls it
@@ -97,7 +105,7 @@ def run(spec: str, options: dict, recs: list, cfg: LabelerConfig, chunk: int = 8
         llm.close()
     for streams in getattr(judge, "streams", {}).values():
         streams.ctx.close()
-    return {"load": load, "seconds": dt, "rendered": rendered, "evaluated": evaluated, "out": out}
+    return {"load": load, "warm": warm, "seconds": dt, "rendered": rendered, "evaluated": evaluated, "out": out}
 
 
 def probs(out: list) -> np.ndarray:
@@ -109,6 +117,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--parse-pairs", type=int, default=20, help="pairs for the (slow) generate-and-parse baseline")
     ap.add_argument("--rationale-tokens", default="48,96", help="the parse baseline's rationale lengths (comma-separated)")
+    ap.add_argument("--parse-engines", default="embedded,hf:embedded",
+                    help="judges the parse baseline runs on (comma-separated); each is compared with the soft "
+                         "labels of the same engine and settings (PARSE_AGAINST)")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--only", default=None, help="comma-separated setting numbers (1-based) to run")
     args = ap.parse_args()
@@ -123,9 +134,9 @@ def main() -> None:
         results[name] = r = run(spec, options, recs, LabelerConfig(), *chunk)
         r.update(dtype=dtype, family=family)
         print(f"  done: {name} ({r['seconds']:.0f} s)", flush=True)
-    parses = {int(t): run("embedded", {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,
-                                                                                 cot_max_tokens=int(t)))
-              for t in args.rationale_tokens.split(",")}
+    parses = {(spec, int(t)): run(spec, {}, recs[:args.parse_pairs], LabelerConfig(method="parse", cot=True,
+                                                                                   cot_max_tokens=int(t)))
+              for spec in args.parse_engines.split(",") for t in args.rationale_tokens.split(",")}
     report(results, parses, rates, meta, len(recs))
 
 
@@ -139,9 +150,9 @@ def report(results: dict, parses: dict, rates: dict, meta: dict, n: int) -> None
     first = {}
     exact = next((r for r in results.values() if r["family"] == "f32"), None)
     print(f"\n{n} HH dev pairs, constitution harmless, default labeler, both orders\n{machine(rates)}")
-    print("\n| engine, setting | load s | pairs/s | rendered tok/pair | evaluated tok/pair | evaluated tok/s | "
+    print("\n| engine, setting | load s | warm-up s (2 pairs) | pairs/s | rendered tok/pair | evaluated tok/pair | evaluated tok/s | "
           "bound tok/s (dtype) | of bound | max abs dp vs its family's first | max abs dp vs f32 weights |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         ref = first.setdefault(r["family"], r)
         same = np.nanmax(np.abs(probs(r["out"]) - probs(ref["out"])))
@@ -149,17 +160,21 @@ def report(results: dict, parses: dict, rates: dict, meta: dict, n: int) -> None
         tok_s = r["evaluated"] / r["seconds"]
         bound = rates[r["dtype"]] * 1e9 / flop_per_token(meta, r["rendered"] / (2 * n))
         flag = "" if same <= 1e-4 else " (NOT identical)"
-        print(f"| {name} | {r['load']:.1f} | {n / r['seconds']:.2f} | {r['rendered'] / n:.0f} | {r['evaluated'] / n:.0f} | "
+        print(f"| {name} | {r['load']:.1f} | {r['warm']:.1f} | {n / r['seconds']:.2f} | {r['rendered'] / n:.0f} | {r['evaluated'] / n:.0f} | "
               f"{tok_s:.0f} | {bound:.0f} ({r['dtype']}) | {tok_s / bound:.0%} | {same:.1e}{flag} | {vs_exact:.1e} |")
     best = max(results.items(), key=lambda kv: n / kv[1]["seconds"])
     print(f"\nfastest soft-label setting: {best[0]}, {n / best[1]['seconds']:.2f} pairs/s")
-    for tokens, parse in parses.items():
+    for (spec, tokens), parse in parses.items():
+        soft_name = SETTINGS[PARSE_AGAINST[spec]][0] if spec in PARSE_AGAINST else None
+        if soft_name not in results:
+            continue
+        soft = results[soft_name]
         m = len(parse["out"])
         rate = m / parse["seconds"]
         nan = sum(r["p_a"] != r["p_a"] for r in parse["out"])
-        print(f"generate-and-parse baseline (embedded default engine, {tokens}-token rationale then an answer, both "
-              f"orders, {m} pairs): {rate:.3f} pairs/s, {nan} of {m} without a label; soft labels "
-              f"{n / best[1]['seconds'] / rate:.1f}x faster")
+        print(f"generate-and-parse baseline ({spec}, {tokens}-token rationale then an answer, both orders, {m} pairs): "
+              f"{rate:.3f} pairs/s, {nan} of {m} without a label; soft labels of the same engine and weights "
+              f"({soft_name}) {n / soft['seconds'] / rate:.1f}x faster")
 
 if __name__ == "__main__":
     main()

@@ -99,3 +99,20 @@ def test_engines_agree_on_embedded_judge(llamacpp_judge, hf_judge, hh_rows):
     for x, y in zip(a, b):
         assert abs(x["p_a_first"] - y["p_a_first"]) < 0.1
         assert abs(x["p_a"] - y["p_a"]) < 0.1
+
+
+@pytest.mark.slow
+def test_hf_compiled_model_gives_the_eager_logprobs(tiny_lm, smol_tokenizer):
+    """``compile=True`` runs the forward pass through torch.compile (inductor's fused CPU kernels): in fp32 the
+    log-probs are eager's to 1e-4, over batches of different shapes (one graph with dynamic shapes)."""
+    import copy
+
+    from torch._dynamo.utils import counters
+
+    eager = HFJudge(tiny_lm, smol_tokenizer, "hf:tiny", batch_size=2)
+    texts = [eager.render(m) for m in PROMPTS]
+    before = counters["stats"]["unique_graphs"]
+    compiled = HFJudge(copy.deepcopy(tiny_lm), smol_tokenizer, "hf:tiny+compile", batch_size=2, compile=True)
+    got = compiled.next_token_logprobs(texts)
+    assert counters["stats"]["unique_graphs"] > before  # the forward pass did go through the compiler
+    assert torch.allclose(got, eager.next_token_logprobs(texts), atol=1e-4)

@@ -95,6 +95,9 @@ def test_converted_weights_are_cached_and_named(tmp_path):
         judge_id("embedded", {"weights": "q3"})
     assert judge_id("hf:embedded", {"dtype": "float32"}) == "hf:SmolLM2-135M-Instruct.Q4_1"
     assert judge_id("hf:embedded", {"dtype": "bfloat16"}) == "hf:SmolLM2-135M-Instruct.Q4_1@bfloat16"
+    # compiled kernels round differently in bf16 (up to 1.9e-2 on HH pairs): another judge id
+    assert judge_id("hf:embedded", {"dtype": "bfloat16", "compile": True}) == "hf:SmolLM2-135M-Instruct.Q4_1@bfloat16+compile"
+    assert judge_id("hf:embedded", {"dtype": "bfloat16", "compile": False}) == "hf:SmolLM2-135M-Instruct.Q4_1@bfloat16"
     with pytest.raises(RlaifError, match="judge option 'dtype': 'float16x' is not a torch dtype"):
         judge_id("hf:embedded", {"dtype": "float16x"})
 

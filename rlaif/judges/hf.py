@@ -30,11 +30,15 @@ class HFJudge:
     (``length_batches``; ``max_padding`` caps a batch's padding, off by default: in bf16 it moves labels). With
     ``reuse_prefix``, prompts that share a prefix (a pair's two orders) evaluate it once and their suffixes
     continue from its KV cache, as one left-padded batch; without it, prompts are evaluated whole in batches.
+    ``compile`` runs the model through ``torch.compile`` (README *Throughput*: ~1.4x on an AMX CPU in bf16).
     """
 
     def __init__(self, model: Any, tokenizer: Any, judge_id: str, batch_size: int = 8,
-                 context_length: int | None = None, reuse_prefix: bool = False, max_padding: float = 1.0):
+                 context_length: int | None = None, reuse_prefix: bool = False, max_padding: float = 1.0,
+                 compile: bool = False):
         self.model = model.eval()
+        if compile:  # fused kernels (torch inductor); shapes vary per batch, so one graph with dynamic shapes
+            self.model.forward = torch.compile(self.model.forward, dynamic=True)
         self.tok = tokenizer
         self.judge_id = judge_id
         self.batch_size = batch_size
@@ -50,7 +54,7 @@ class HFJudge:
     @classmethod
     def from_pretrained(cls, path: str, *, gguf_file: str | None = None, device: str | None = None,
                         dtype: str = "auto", batch_size: int = 8, judge_id: str | None = None,
-                        reuse_prefix: bool | None = None) -> "HFJudge":
+                        reuse_prefix: bool | None = None, compile: bool = False) -> "HFJudge":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         p = Path(path)
@@ -72,7 +76,7 @@ class HFJudge:
         name = gguf_file.removesuffix(".gguf") if gguf_file else p.name
         exact = torch_dtype == torch.float32  # bf16 rounding makes the prefix path differ (see reuse_prefix)
         return cls(model, tok, judge_id or f"hf:{name}", batch_size=batch_size,
-                   reuse_prefix=exact if reuse_prefix is None else reuse_prefix)
+                   reuse_prefix=exact if reuse_prefix is None else reuse_prefix, compile=compile)
 
     def render(self, messages: Messages, continuation: str = "") -> str:
         return render_chat(self.tok, messages) + continuation
@@ -261,16 +265,21 @@ class HFOptions(BaseModel):
     device: str | None = Field(None, description="hf judges: torch device (default: cuda if available, else cpu)")
     dtype: str | None = Field(None, description="hf judges: torch dtype, e.g. bfloat16 (default 'auto': bfloat16 on "
                               "a CPU with AVX-512 BF16 or AMX, else float32 on CPU; the model's own on GPU)")
+    compile: bool | None = Field(None, description="hf judges: run the model through torch.compile (fused kernels: "
+                                 "faster after a first compile of minutes; labels differ from eager by rounding, so "
+                                 "the judge id says '+compile')")
     reuse_prefix: bool | None = Field(None, description="hf judges: evaluate a prefix shared by prompts once and "
                                       "continue from its KV cache (default: in float32 only, where it gives the "
                                       "whole-prompt log-probs to 1e-4; bf16 rounding moves them)")
 
 
 def _ident(arg: str, options: dict) -> str:
-    """The judge id: the model's name, and the dtype when it is not float32 (labels differ between dtypes)."""
+    """The judge id: the model's name, the dtype when it is not float32, and '+compile' for compiled kernels (labels
+    differ between dtypes and between eager and compiled kernels)."""
     path = model_path(arg)
     dtype = resolve_dtype(options.get("dtype") or "auto", options.get("device") or default_device())
     tag = "" if dtype == torch.float32 else "@" + (dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch."))
+    tag += "+compile" if options.get("compile") else ""
     return f"hf:{path.stem if path.suffix == '.gguf' else path.name}{tag}"
 
 
