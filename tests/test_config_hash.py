@@ -7,11 +7,15 @@ import pytest
 
 from conftest import ScriptedJudge
 from rlaif.evaluation.calibration import Calibration
+from rlaif.jobs.kinds import KINDS
+from rlaif.jobs.spec import GenerateJob, JudgeSpec, LabelJob, RunOptions, ScoreJob
 from rlaif.judges.sampling import Sampling
 from rlaif.labeling.generator import Generator, GeneratorConfig
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 from rlaif.labeling.scorer import Scorer, ScorerConfig
 
+RUN = RunOptions(input="in.jsonl", output="out.jsonl")
+JUDGE = JudgeSpec(spec="scripted")
 LABEL = [(LabelerConfig(), None, "7e50ef9dcd2752d5"),
          (LabelerConfig(principles="all", ensemble_k=2, seed=3, orders="ab"), None, "0c0c4a1470cc9812"),
          (LabelerConfig(method="sample"), None, "38d5d71a106df9ab"),
@@ -22,15 +26,24 @@ GENERATE = [(GeneratorConfig(), "5fc84227334b8203"),
 
 
 @pytest.mark.parametrize("cfg,cal,want", LABEL)
-def test_label_hash_is_pinned(cfg, cal, want):
+def test_label_hash_is_pinned(cfg, cal, want, tmp_path):
     assert Labeler(ScriptedJudge(), cfg, calibration=cal).config_hash == want
+    path = None
+    if cal is not None:
+        path = tmp_path / "cal.json"
+        cal.save(path)
+    job = LabelJob(run=RUN, judge=JUDGE, labeler=cfg, calibration=str(path) if path else None)
+    assert KINDS["label"].config_hash(job, ScriptedJudge.judge_id) == want
 
 
 @pytest.mark.parametrize("cfg,want", SCORE)
 def test_score_hash_is_pinned(cfg, want):
     assert Scorer(ScriptedJudge(), cfg).config_hash == want
+    assert KINDS["score"].config_hash(ScoreJob(run=RUN, judge=JUDGE, scorer=cfg), ScriptedJudge.judge_id) == want
 
 
 @pytest.mark.parametrize("cfg,want", GENERATE)
 def test_generate_hash_is_pinned(cfg, want):
     assert Generator(ScriptedJudge(), cfg).config_hash == want
+    job = GenerateJob(run=RUN, policy=JUDGE, generator=cfg)
+    assert KINDS["generate"].config_hash(job, ScriptedJudge.judge_id) == want
