@@ -23,8 +23,7 @@ from rlaif.distributed.datasets import map_judge, start_ray
 from rlaif.distributed.shards import ShardStore
 from rlaif.distributed.spec import RayOptions
 from rlaif.jobs.kinds import kind_of
-from rlaif.jobs.pipeline import run_metered
-from rlaif.jobs.runner import JobSummary
+from rlaif.jobs.runner import JobSummary, run_job
 
 Rows = list[dict[str, Any]]
 
@@ -101,7 +100,7 @@ def ray_job(job: BaseModel, opts: RayOptions, *, judge_factory: Callable | None 
     store = ShardStore(job.run.output, job.run.input, opts.shard_rows)
     task = kind.plan(job, judge_id)
     executor = RayExecutor(job, opts, task.config_hash, judge_factory=judge_factory, fault=fault)
-    return run_metered(job.run, task, store=store, executor=executor), executor
+    return run_job(job.run, task, store=store, executor=executor), executor  # usage: the workers' judges, not here
 
 
 def run_ray_job(job: BaseModel, opts: RayOptions, **kw: Any) -> JobSummary:
