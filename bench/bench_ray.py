@@ -34,7 +34,8 @@ def main() -> None:
     import ray
 
     from rlaif.data.records import read_records
-    from rlaif.distributed import RayOptions, read_dir, run_ray_job, start_ray
+    from rlaif.distributed import RayOptions, read_dir, start_ray
+    from rlaif.distributed.engine import ray_job
     from rlaif.jobs.pipeline import label_file
     from rlaif.jobs.spec import JudgeSpec, LabelJob, RunOptions
 
@@ -60,10 +61,10 @@ def main() -> None:
     startup = time.perf_counter() - t
     for n in map(int, args.workers.split(",")):
         out = tmp / f"ray-{n}"
-        s = run_ray_job("label", job(out), RayOptions(workers=n, shard_rows=args.chunk_size * n))
-        steady = (s.done_now - args.chunk_size) / (s.seconds - s.first_result)
+        s, ex = ray_job(job(out), RayOptions(workers=n, shard_rows=args.chunk_size * n))
+        steady = (s.done_now - args.chunk_size) / (s.seconds - ex.first)
         delta = max(abs(r["p_a"] - want[r["id"]]) for r in read_dir(out))
-        rows.append((f"ray, {n} worker{'s' * (n > 1)}", f"{startup:.1f}", f"{s.first_result:.1f}", steady,
+        rows.append((f"ray, {n} worker{'s' * (n > 1)}", f"{startup:.1f}", f"{ex.first:.1f}", steady,
                      s.done_now / s.seconds, s.done_now / (s.seconds + startup), delta))
     ray.shutdown()
 

@@ -29,6 +29,10 @@ class SlowScriptedJudge(ScriptedJudge):
         time.sleep(self.delay * len(prompts))
         return super().label_logprobs(prompts, labels, continuations)
 
+    def sample(self, prompts, sampling):
+        time.sleep(self.delay * len(prompts) * sampling.n)  # per reply
+        return super().sample(prompts, sampling)
+
 
 def _load(spec=None, **options):
     return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))

@@ -38,3 +38,14 @@ def test_every_module_lives_in_a_layer_and_imports_only_downwards():
 def test_modules_stay_small():
     big = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert not big, big
+
+
+def test_job_kinds_are_asked_not_compared_by_name():
+    """Job kinds are objects (``rlaif.jobs.kinds``): no module or template compares a kind with its name."""
+    import re
+
+    compare = re.compile(r"""kind\W*\s*(==|!=)\s*["'](label|score|generate)["']""")
+    files = list(PKG.rglob("*.py")) + list(PKG.rglob("*.html"))
+    hits = [f"{p.relative_to(PKG)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
+            if compare.search(line)]
+    assert not hits, hits

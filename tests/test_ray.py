@@ -70,7 +70,7 @@ def test_labels_equal_the_local_engine_and_a_rerun_does_nothing(local_ray, tmp_p
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=3, progress=False,
                                   skip_invalid=True))
-    s = run_ray_job("label", job, RayOptions(workers=2, shard_rows=5), judge_factory=JUDGE)
+    s = run_ray_job(job, RayOptions(workers=2, shard_rows=5), judge_factory=JUDGE)
     assert (s.total, s.done_now, s.invalid, s.resumed) == (24, 23, 1, 0)
     got = read_dir(tmp_path / "out")
     want = local_records(tmp_path, job, JUDGE())
@@ -80,19 +80,19 @@ def test_labels_equal_the_local_engine_and_a_rerun_does_nothing(local_ray, tmp_p
     assert [r["id"] for r in got[:23]] == [f"p{i}" for i in range(23)]  # shard names sort in input order
     assert len(list((tmp_path / "out").glob("part-*"))) == 5  # 23 rows in shards of 5
     assert_same_records(read_records(tmp_path / "out", unique_ids=True), got, tol=0)  # compare & co read folders
-    again = run_ray_job("label", job, RayOptions(workers=2, shard_rows=5), judge_factory=JUDGE)
-    assert (again.resumed, again.done_now, again.startup) == (23, 0, None)  # nothing to do: Ray not even asked
+    again = run_ray_job(job, RayOptions(workers=2, shard_rows=5), judge_factory=JUDGE)
+    assert (again.resumed, again.done_now, again.notes) == (23, 0, [])  # nothing to do: Ray not even asked
     assert_same_records(read_dir(tmp_path / "out"), got, tol=0)
 
 
 def test_other_settings_are_refused_before_any_worker_starts(local_ray, tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", pairs(6))
     job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=3, progress=False))
-    run_ray_job("label", job, RayOptions(workers=1), judge_factory=JUDGE)
+    run_ray_job(job, RayOptions(workers=1), judge_factory=JUDGE)
     before = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "out").iterdir())
     other = job.model_copy(update={"labeler": LabelerConfig(constitution="helpful")})
     with pytest.raises(RlaifError, match="other settings"):
-        run_ray_job("label", other, RayOptions(workers=1), judge_factory=JUDGE)
+        run_ray_job(other, RayOptions(workers=1), judge_factory=JUDGE)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "out").iterdir()) == before
 
 
@@ -100,7 +100,7 @@ def test_worker_killed_mid_batch_every_row_exactly_once(local_ray, tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", pairs(30))
     job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=3, progress=False))
     marker = tmp_path / "worker-died"
-    s = run_ray_job("label", job, RayOptions(workers=2, shard_rows=4), judge_factory=JUDGE,
+    s = run_ray_job(job, RayOptions(workers=2, shard_rows=4), judge_factory=JUDGE,
                     fault={"after_batches": 2, "marker": str(marker)})
     assert marker.exists(), "the test hook did not kill a worker"
     pid = int(marker.read_text())
@@ -153,7 +153,7 @@ def test_score_on_ray_equals_the_local_engine(local_ray, tmp_path):
     rows = [{"id": f"s{i}", "prompt": f"q{i}", "response": ["GOOD one", "BAD one", "plain"][i % 3]} for i in range(9)]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     job = ScoreJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=2, progress=False))
-    s = run_ray_job("score", job, RayOptions(workers=2, shard_rows=4), judge_factory=JUDGE)
+    s = run_ray_job(job, RayOptions(workers=2, shard_rows=4), judge_factory=JUDGE)
     assert s.done_now == 9 and s.nan == 0
     got = {r["id"]: r for r in read_dir(tmp_path / "out")}
     want = local_records(tmp_path, job, JUDGE())
@@ -184,7 +184,7 @@ def test_embedded_judge_on_ray_equals_the_local_engine(local_ray, tmp_path, hh_r
     """The real embedded judge (llama.cpp) in two actors of one thread each gives the local engine's labels."""
     src = write_jsonl(tmp_path / "hh.jsonl", hh_rows[:6])
     job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=2, progress=False))
-    s = run_ray_job("label", job, RayOptions(workers=2, shard_rows=4))
+    s = run_ray_job(job, RayOptions(workers=2, shard_rows=4))
     assert s.done_now == 6 and s.nan == 0
     want = local_records(tmp_path, job, llamacpp_judge)
     got = {r["id"]: r for r in read_dir(tmp_path / "out")}

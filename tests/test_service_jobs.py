@@ -95,6 +95,8 @@ def test_keys_see_only_their_own_jobs_and_files(srv):
     ({"kind": "rank", "input": "pairs.jsonl"}, "kind"),
     ({"kind": "label", "input": "pairs.jsonl", "settings": {"constitution": "nope"}}, "unknown constitution"),
     ({"kind": "label", "input": "broken.jsonl"}, "broken.jsonl:2 field 'response_b' is missing"),
+    ({"kind": "label", "input": "broken.jsonl"}, "fix the input or send skip_invalid: true to label the other rows"),
+    ({"kind": "generate", "input": "pairs.jsonl", "settings": {"constitution": "harmless"}}, "settings.constitution"),
 ])
 def test_bad_job_requests_are_4xx_naming_the_problem(srv, body, needle):
     upload(srv, "pairs.jsonl", pairs(2))
@@ -125,12 +127,13 @@ def test_cancel_a_running_job_keeps_what_was_labelled(srv):
     assert call(srv, "DELETE", f"/v1/jobs/{job['id']}").status_code == 409
 
 
-def test_kill_9_mid_job_then_restart_finishes_every_row_once(tmp_path):
+@pytest.mark.parametrize("kind,rows", [("label", pairs(40)), ("generate", [{"prompt": f"q{i}"} for i in range(40)])])
+def test_kill_9_mid_job_then_restart_finishes_every_row_once(kind, rows, tmp_path):
     key = add_key(tmp_path, "alice")
     first = RlaifServer(tmp_path, scripted=True, delay=0.05)
     first.keys = {"alice": key}
-    upload(first, "big.jsonl", pairs(40))
-    job = call(first, "POST", "/v1/jobs", json={"kind": "label", "input": "big.jsonl", "chunk_size": 2}).json()
+    upload(first, "big.jsonl", rows)
+    job = call(first, "POST", "/v1/jobs", json={"kind": kind, "input": "big.jsonl", "chunk_size": 2}).json()
     deadline = time.time() + 60
     while call(first, "GET", f"/v1/jobs/{job['id']}").json()["rows_done"] < 6 and time.time() < deadline:
         time.sleep(0.05)

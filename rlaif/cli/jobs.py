@@ -1,4 +1,5 @@
-"""``rlaif label`` and ``rlaif score``: batch jobs over files, run through ``rlaif.jobs.pipeline``."""
+"""``rlaif label``, ``rlaif score`` and ``rlaif generate``: batch jobs over files, each run by ``_run`` through
+``rlaif.jobs.pipeline.run_file`` (this process) or ``rlaif.distributed.engine.run_ray_job`` (``--engine ray``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ def label_args(p: argparse.ArgumentParser) -> None:
 
 
 def label(args: argparse.Namespace) -> int:
-    from rlaif.jobs.pipeline import label_file
     from rlaif.jobs.spec import LabelJob
     from rlaif.labeling.labeler import LabelerConfig
 
@@ -53,21 +53,29 @@ def label(args: argparse.Namespace) -> int:
             raise RlaifError(str(e)) from None
     job = LabelJob(run=run_options(args), judge=judge_spec(args), labeler=cfg, calibration=args.calibration,
                    pairs=args.pairs, pair_seed=args.pair_seed)
-    print("\n".join(_run("label", job, args, label_file).lines()))
+    print("\n".join(_run(job, args).lines()))
     return 0
 
 
-def _run(kind: str, job, args: argparse.Namespace, local):
-    """The job on the engine asked for: this process, or Ray (then OUTPUT is a folder of shards)."""
-    if args.engine == "ray":
-        from rlaif.distributed.engine import run_ray_job
+def _run(job, args: argparse.Namespace):
+    """The job on the engine asked for: this process, or Ray (then OUTPUT is a folder of shards); an error a
+    setting gets past names its flag."""
+    from rlaif.jobs.hints import SettingNeeded
 
-        return run_ray_job(kind, job, ray_options(args))
-    given = [f for f in ("workers", "gpus_per_worker", "cpus_per_worker", "ray_address")
-             if getattr(args, f) not in (None, 0, 1)] + (["shard_rows"] if args.shard_rows != 512 else [])
-    if given:
-        raise RlaifError(f"--{given[0].replace('_', '-')} applies to --engine ray only")
-    return local(job)
+    try:
+        if args.engine == "ray":
+            from rlaif.distributed.engine import run_ray_job
+
+            return run_ray_job(job, ray_options(args))
+        given = [f for f in ("workers", "gpus_per_worker", "cpus_per_worker", "ray_address")
+                 if getattr(args, f) not in (None, 0, 1)] + (["shard_rows"] if args.shard_rows != 512 else [])
+        if given:
+            raise RlaifError(f"--{given[0].replace('_', '-')} applies to --engine ray only")
+        from rlaif.jobs.pipeline import run_file
+
+        return run_file(job)
+    except SettingNeeded as e:
+        raise e.as_flag() from None
 
 
 def score_args(p: argparse.ArgumentParser) -> None:
@@ -81,14 +89,13 @@ def score_args(p: argparse.ArgumentParser) -> None:
 
 
 def score(args: argparse.Namespace) -> int:
-    from rlaif.jobs.pipeline import score_file
     from rlaif.jobs.spec import ScoreJob
     from rlaif.labeling.scorer import ScorerConfig
 
     cfg = build(ScorerConfig, constitution=args.constitution, template=args.template,
                 max_prompt_tokens=args.max_prompt_tokens)
     job = ScoreJob(run=run_options(args), judge=judge_spec(args), scorer=cfg)
-    print("\n".join(_run("score", job, args, score_file).lines()))
+    print("\n".join(_run(job, args).lines()))
     return 0
 
 
@@ -102,11 +109,11 @@ def generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (each prompt's seed derives from it)")
     p.add_argument("--system", default=None, help="system message put before every conversation")
     add_job_args(p)
+    add_engine_args(p)
     add_judge_args(p, role="policy")
 
 
 def generate(args: argparse.Namespace) -> int:
-    from rlaif.jobs.pipeline import generate_file
     from rlaif.jobs.spec import GenerateJob
     from rlaif.judges.sampling import Sampling
     from rlaif.labeling.generator import GeneratorConfig
@@ -115,5 +122,5 @@ def generate(args: argparse.Namespace) -> int:
                      max_new_tokens=args.max_new_tokens, seed=args.seed)
     job = GenerateJob(run=run_options(args), policy=judge_spec(args, role="policy"),
                       generator=build(GeneratorConfig, sampling=sampling, system=args.system))
-    print("\n".join(generate_file(job).lines()))
+    print("\n".join(_run(job, args).lines()))
     return 0

@@ -1,4 +1,4 @@
-"""Library entry points: label or score a ``ray.data.Dataset`` with a fixed pool of judge actors, so that
+"""Library entry points: label, score or generate for a ``ray.data.Dataset`` with a fixed pool of judge actors, so that
 rlaif composes with a user's own Ray pipeline (read with Ray's readers or ``from_huggingface``)."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ from typing import Any, Callable
 
 from rlaif.core.errors import RlaifError
 from rlaif.distributed.worker import JudgeWorker
-from rlaif.jobs.spec import JudgeSpec, LabelJob, RunOptions, ScoreJob
+from rlaif.jobs.kinds import GENERATE, LABEL, SCORE, JobKind, kind_of
+from rlaif.jobs.spec import JudgeSpec, RunOptions
+from rlaif.labeling.generator import GeneratorConfig
 from rlaif.labeling.labeler import LabelerConfig
 from rlaif.labeling.scorer import ScorerConfig
 
@@ -64,20 +66,23 @@ def tensor_parallel_args(spec: JudgeSpec, gpus: float) -> dict[str, Any]:
     return {"num_gpus": 0, "ray_remote_args_fn": placement}
 
 
-def map_judge(ds, kind: str, job: LabelJob | ScoreJob, *, workers: int = 1, gpus_per_worker: float = 0,
-              cpus_per_worker: float | None = None, batch_size: int = 8, normalised: bool = False,
-              judge_factory: Callable | None = None, fault: dict[str, Any] | None = None):
-    """``ds.map_batches`` with ``workers`` JudgeWorker actors; Ray restarts a dead actor and retries its
-    batch (Ray Data's defaults for actors: max_restarts=-1, max_task_retries=-1)."""
+def map_judge(ds, job, *, workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float | None = None,
+              batch_size: int = 8, normalised: bool = False, judge_factory: Callable | None = None,
+              fault: dict[str, Any] | None = None):
+    """``ds.map_batches`` with ``workers`` JudgeWorker actors running the job spec ``job`` (of any kind); Ray
+    restarts a dead actor and retries its batch (Ray Data's defaults for actors: max_restarts=-1,
+    max_task_retries=-1)."""
     import ray.data
 
-    spec, cpus, gpus = worker_resources(job.judge, workers, gpus_per_worker, cpus_per_worker)
-    job = job.model_copy(update={"judge": spec})
+    kind = kind_of(job)
+    spec, cpus, gpus = worker_resources(kind.judge(job), workers, gpus_per_worker, cpus_per_worker)
+    job = job.model_copy(update={kind.judge_field: spec})
     return ds.map_batches(JudgeWorker, batch_size=batch_size, batch_format="pyarrow",
                           compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
                           **tensor_parallel_args(spec, gpus),
-                          fn_constructor_kwargs={"job": job.model_dump_json(), "kind": kind, "normalised": normalised,
-                                                 "judge_factory": judge_factory, "fault": fault})
+                          fn_constructor_kwargs={"job": job.model_dump_json(), "kind": kind.name,
+                                                 "normalised": normalised, "judge_factory": judge_factory,
+                                                 "fault": fault})
 
 
 def _judge(judge: str | JudgeSpec | Callable | None) -> tuple[JudgeSpec, Callable | None]:
@@ -89,6 +94,14 @@ def _judge(judge: str | JudgeSpec | Callable | None) -> tuple[JudgeSpec, Callabl
 _NO_FILE = RunOptions(input="<ray dataset>", output="<ray dataset>")
 
 
+def _on_dataset(kind: JobKind, ds, judge, settings, workers: int, gpus_per_worker: float,
+                cpus_per_worker: float | None, batch_size: int, **extra: Any):
+    spec, factory = _judge(judge)
+    job = kind.spec(_NO_FILE, settings, spec, **extra)
+    return map_judge(ds, job, workers=workers, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker,
+                     batch_size=batch_size, judge_factory=factory)
+
+
 def label_dataset(ds, judge: str | JudgeSpec | Callable | None = None, config: LabelerConfig | None = None, *,
                   workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float | None = None,
                   batch_size: int = 8, calibration: str | None = None):
@@ -96,10 +109,8 @@ def label_dataset(ds, judge: str | JudgeSpec | Callable | None = None, config: L
     lazy Dataset of label records. ``judge``: a spec string, a JudgeSpec (spec + backend options), or a
     picklable callable returning a judge. Rows without an ``id`` get one from their content; a bad row
     becomes a record whose ``error`` names the field."""
-    spec, factory = _judge(judge)
-    job = LabelJob(run=_NO_FILE, judge=spec, labeler=config or LabelerConfig(), calibration=calibration)
-    return map_judge(ds, "label", job, workers=workers, gpus_per_worker=gpus_per_worker,
-                     cpus_per_worker=cpus_per_worker, batch_size=batch_size, judge_factory=factory)
+    return _on_dataset(LABEL, ds, judge, config, workers, gpus_per_worker, cpus_per_worker, batch_size,
+                       calibration=calibration)
 
 
 def score_dataset(ds, judge: str | JudgeSpec | Callable | None = None, config: ScorerConfig | None = None, *,
@@ -107,7 +118,12 @@ def score_dataset(ds, judge: str | JudgeSpec | Callable | None = None, config: S
                   batch_size: int = 8):
     """Rate every (prompt, response) row of a ``ray.data.Dataset`` 1-10 (direct RLAIF); returns a lazy
     Dataset of score records (``reward`` in [-1, 1]). Arguments as ``label_dataset``."""
-    spec, factory = _judge(judge)
-    job = ScoreJob(run=_NO_FILE, judge=spec, scorer=config or ScorerConfig())
-    return map_judge(ds, "score", job, workers=workers, gpus_per_worker=gpus_per_worker,
-                     cpus_per_worker=cpus_per_worker, batch_size=batch_size, judge_factory=factory)
+    return _on_dataset(SCORE, ds, judge, config, workers, gpus_per_worker, cpus_per_worker, batch_size)
+
+
+def generate_dataset(ds, policy: str | JudgeSpec | Callable | None = None, config: GeneratorConfig | None = None, *,
+                     workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float | None = None,
+                     batch_size: int = 8):
+    """Sample candidates for every prompt row of a ``ray.data.Dataset``; returns a lazy Dataset of candidate
+    records. Arguments as ``label_dataset`` (``policy`` in place of the judge)."""
+    return _on_dataset(GENERATE, ds, policy, config, workers, gpus_per_worker, cpus_per_worker, batch_size)

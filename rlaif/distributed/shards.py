@@ -1,5 +1,5 @@
-"""An output folder of Parquet shards: what it already holds (validated before anything is written), and
-durable shard writes.
+"""The store of a Ray job: an output folder of Parquet shards, what it already holds (validated before
+anything is written), and durable shard writes.
 
 ``OUTPUT_DIR/part-<position>-<digest>.parquet`` holds labelled rows: <position> is the input position of
 the shard's first row and <digest> a hash of its ids, so the same run writes the same names. Each shard is
@@ -18,8 +18,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from rlaif.core.errors import RlaifError
+from rlaif.jobs.hints import SettingNeeded, braces as _braces
 from rlaif.data.records import atomic_path
 from rlaif.distributed.arrow import from_table, to_table
+from rlaif.jobs.outputs import OutputLock
 
 SHARDS = "part-*.parquet"
 INVALID = "invalid.parquet"
@@ -60,8 +62,8 @@ def scan(out: Path, config_hash: str, repair: bool = False) -> dict[str, str]:
             if repair:
                 _reject(out, shard)
                 continue
-            raise RlaifError(f"{shard}: cannot read this shard ({e}); nothing was changed: re-run with --repair "
-                             f"to move it to {out / 'rejected'}") from None
+            raise SettingNeeded(_braces(f"{shard}: cannot read this shard ({e}); nothing was changed: ") + "{how} "
+                                + _braces(f"to move it to {out / 'rejected'}"), "repair") from None
         for rid, h in zip(table.column("id").to_pylist(), table.column("config_hash").to_pylist()):
             if h != config_hash:
                 raise RlaifError(f"{shard}: id {rid!r} was written with other settings (config_hash {h} != "
@@ -105,5 +107,47 @@ def read_dir(out: str | Path, columns: list[str] | None = None) -> list[dict[str
     files = sorted(out.glob(SHARDS)) + ([out / INVALID] if (out / INVALID).exists() else [])
     rows: list[dict[str, Any]] = []
     for f in files:
-        rows.extend(from_table(pq.read_table(f, columns=columns)))
+        names = pq.read_schema(f).names
+        rows.extend(from_table(pq.read_table(f, columns=columns and [c for c in columns if c in names])))
     return rows
+
+
+class ShardStore:
+    """A job's rows in a shard folder (``rlaif.jobs.runner.Store``): rows are buffered and written as shards of
+    ``shard_rows``, each named by the input position of its first row."""
+
+    def __init__(self, output: str | Path, input_path: str | Path, shard_rows: int):
+        self.output = check_output_dir(output, input_path)
+        self.shard_rows = shard_rows
+        self.order: dict[str, int] = {}
+        self.buf: list[dict[str, Any]] = []
+
+    def lock(self) -> OutputLock:
+        return OutputLock(self.output)
+
+    def open(self, config_hash: str, repair: bool) -> set[str]:
+        return set(scan(self.output, config_hash, repair))
+
+    def begin(self, order: dict[str, int], invalid: list[dict[str, Any]]) -> None:
+        self.order = order
+        write_invalid(self.output, invalid)
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        self.buf.extend(rows)
+        while len(self.buf) >= self.shard_rows:
+            self._flush(self.shard_rows)
+
+    def _flush(self, n: int) -> None:
+        part, self.buf = self.buf[:n], self.buf[n:]
+        write_shard(self.output, part, self.order[part[0]["id"]])
+
+    def close(self) -> None:
+        self.buf = []  # rows not in a shard are not stored: a re-run does them again
+
+    def finish(self) -> None:
+        if self.buf:
+            self._flush(len(self.buf))
+
+    def rows(self, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every row of the folder, only ``columns`` of them where the shards have them."""
+        return read_dir(self.output, columns=columns)

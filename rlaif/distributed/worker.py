@@ -1,5 +1,5 @@
-"""The Ray Data actor: loads the judge once, then labels (or scores) whole batches through the same
-Labeler/Scorer and job task as the local engine, so its records are the local engine's records."""
+"""The Ray Data actor: loads the judge once, then labels, scores or generates whole batches through the same
+job kind and task as the local engine, so its records are the local engine's records."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.sources import row_bytes
 from rlaif.distributed.arrow import from_table, to_table
-from rlaif.jobs.pipeline import build_labeler, build_scorer, label_task, score_task
-from rlaif.jobs.spec import LabelJob, ScoreJob
+from rlaif.jobs.kinds import KINDS
+from rlaif.jobs.pipeline import build_task
 
 
 def content_id(row: dict[str, Any]) -> str:
@@ -25,9 +24,9 @@ def content_id(row: dict[str, Any]) -> str:
 class JudgeWorker:
     """One actor: ``__init__`` builds the judge and the job's task; ``__call__`` processes a batch.
 
-    ``job`` is a LabelJob or ScoreJob as JSON (the actor is constructed on another process or machine).
-    ``normalised``: rows are already pair (or single) records (the CLI path); otherwise each row is a
-    raw source row, normalised here, and a bad row becomes an error record naming its field.
+    ``job`` is a job spec as JSON, of the kind named ``kind`` (the actor is constructed on another process or
+    machine). ``normalised``: rows are already the kind's input records (the CLI path); otherwise each row is
+    a raw source row, normalised here, and a bad row becomes an error record naming its field.
     ``judge_factory`` (a picklable callable returning a judge) replaces the job's judge spec.
     ``fault`` is a test hook: ``{"after_batches": N, "marker": PATH}`` makes the process exit in the middle
     of its N-th batch once (the marker file remembers it), as a crashed worker would.
@@ -35,12 +34,9 @@ class JudgeWorker:
 
     def __init__(self, job: str, kind: str, normalised: bool = True, judge_factory: Callable | None = None,
                  fault: dict[str, Any] | None = None):
-        judge = judge_factory() if judge_factory is not None else None
-        if kind == "label":
-            self.task = label_task(build_labeler(LabelJob.model_validate_json(job), judge))
-        else:
-            self.task = score_task(build_scorer(ScoreJob.model_validate_json(job), judge))
-        self.normalise = None if normalised else (normalise_row if kind == "label" else normalise_single)
+        spec = KINDS[kind].job_model.model_validate_json(job)
+        self.task = build_task(spec, judge_factory() if judge_factory is not None else None)
+        self.normalise = None if normalised else KINDS[kind].row_normaliser
         self.fault, self.batches = fault, 0
 
     def _records(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -1,1 +1,1 @@
-"""Running jobs over files: the resumable local runner, its output file (lock, validated resume), the pipeline."""
+"""Running jobs: specs, the job-kind table, the one resumable runner with its file store, the pipeline."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from rlaif.data.records import read_records
 from rlaif.core.errors import RlaifError, where
+from rlaif.jobs.hints import SettingNeeded, braces as _braces
 
 
 class OutputLock:
@@ -142,8 +143,8 @@ def refuse_bad(ex: Existing) -> None:
     if ex.bad:
         loc, reason, _ = ex.bad[0]
         more = f" (and {len(ex.bad) - 1} more bad lines)" if len(ex.bad) > 1 else ""
-        raise RlaifError(f"{loc}: {reason}{more}; nothing was changed: fix the file, or re-run with --repair "
-                         f"to move bad lines to {rejected_path(ex.path)}")
+        raise SettingNeeded(_braces(f"{loc}: {reason}{more}; nothing was changed: fix the file, or ") + "{how} "
+                            + _braces(f"to move bad lines to {rejected_path(ex.path)}"), "repair")
 
 
 def rejected_path(path: Path) -> Path:

@@ -3,14 +3,13 @@ backend used as a policy, with the settings fingerprinted like labels (``config_
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.core.schema import INVALID_INPUT, candidate_record
 from rlaif.judges.base import JudgeBackend
+from rlaif.labeling.provenance import fingerprint
 from rlaif.judges.sampling import Sampling
 
 
@@ -23,19 +22,32 @@ class GeneratorConfig(BaseModel):
     system: str | None = Field(None, description="System message put before every prompt's conversation.")
 
 
+def generate_hash(cfg: GeneratorConfig, policy_id: str) -> str:
+    """Fingerprint of every setting that changes the candidates."""
+    return fingerprint({"cfg": cfg.model_dump(), "policy": policy_id})
+
+
+def sampled_by(policy_id: str, cfg: GeneratorConfig, config_hash: str) -> dict[str, Any]:
+    """The provenance of a candidate row: the policy, its sampling settings, config_hash."""
+    return {"policy": policy_id, "sampling": cfg.sampling.model_dump(), "config_hash": config_hash}
+
+
+def invalid_candidate(provenance: dict[str, Any], rid: str, message: str) -> dict[str, Any]:
+    """The candidate record of an input row that could not be used."""
+    return candidate_record({"id": rid, "prompt": "", "messages": []}, provenance, error=INVALID_INPUT + message)
+
+
 class Generator:
     """Samples ``config.sampling.n`` responses per prompt record from ``policy``."""
 
     def __init__(self, policy: JudgeBackend, config: GeneratorConfig | None = None):
         self.policy = policy
         self.cfg = config or GeneratorConfig()
-        blob = json.dumps({"cfg": self.cfg.model_dump(), "policy": policy.judge_id}, sort_keys=True)
-        self.config_hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        self.config_hash = generate_hash(self.cfg, policy.judge_id)
 
     @property
     def provenance(self) -> dict[str, Any]:
-        return {"policy": self.policy.judge_id, "sampling": self.cfg.sampling.model_dump(),
-                "config_hash": self.config_hash}
+        return sampled_by(self.policy.judge_id, self.cfg, self.config_hash)
 
     def conversation(self, record: dict[str, Any]) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.cfg.system}] if self.cfg.system else []
@@ -50,6 +62,4 @@ class Generator:
                 for r, c, resp in zip(records, convs, replies)]
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
-        """The candidate record of an input row that could not be used."""
-        return candidate_record({"id": rid, "prompt": "", "messages": []}, self.provenance,
-                                error=INVALID_INPUT + message)
+        return invalid_candidate(self.provenance, rid, message)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any, Literal
 
@@ -12,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rlaif.evaluation.calibration import Calibration
 from rlaif.evaluation.calibration import apply as apply_calibration
-from rlaif.labeling.constitutions import Principle, load_constitution
+from rlaif.labeling.constitutions import Constitution, Principle, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import consistency, debiased_preference, label_probability
 from rlaif.core.schema import INVALID_INPUT, label_record
 from rlaif.labeling.answers import read_label
-from rlaif.labeling.prompts import cut_left, load_template
+from rlaif.labeling.provenance import fingerprint, judged_by
+from rlaif.labeling.prompts import PairwiseTemplate, cut_left, load_template
 from rlaif.labeling.sampled import SampledLabels, sample_slot1
 
 
@@ -55,6 +54,29 @@ class LabelerConfig(BaseModel):
         return self
 
 
+def label_hash(cfg: LabelerConfig, judge_id: str, constitution: Constitution, template: PairwiseTemplate,
+               calibration: Calibration | None) -> str:
+    """Fingerprint of every setting that changes a label (labels never mix settings)."""
+    dumped = cfg.model_dump(exclude={"sampling"} if cfg.sampling is None else None)  # hashes as before sampling
+    return fingerprint({"cfg": dumped, "judge": judge_id, "constitution": constitution.model_dump(),
+                        "template": template.model_dump(),
+                        "calibration": calibration.model_dump() if calibration else None})
+
+
+def check_settings(cfg: LabelerConfig, constitution: Constitution, template: PairwiseTemplate) -> None:
+    """Refuse settings that do not fit the loaded constitution and template (before any model loads)."""
+    if cfg.principles not in ("sample", "all"):
+        constitution.principle(cfg.principles)  # validates the name now
+    if cfg.cot and not template.cot_template:
+        raise RlaifError(f"template '{template.name}' has no chain-of-thought text; --cot is unavailable")
+
+
+def invalid_label(provenance: dict[str, str], rid: str, message: str) -> dict[str, Any]:
+    """The label record of an input row that could not be used (see ``schema.is_invalid_input``)."""
+    empty = {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None}
+    return label_record(empty, provenance, error=INVALID_INPUT + message)
+
+
 class Labeler:
     """Labels pair records (see ``rlaif.core.schema``) with soft preferences.
 
@@ -69,21 +91,9 @@ class Labeler:
         self.cfg = config or LabelerConfig()
         self.constitution = load_constitution(self.cfg.constitution)
         self.template = load_template(self.cfg.template)
-        if self.cfg.principles not in ("sample", "all"):
-            self.constitution.principle(self.cfg.principles)  # validates the name now
-        if self.cfg.cot and not self.template.cot_template:
-            raise RlaifError(f"template '{self.template.name}' has no chain-of-thought text; --cot is unavailable")
+        check_settings(self.cfg, self.constitution, self.template)
         self.exemplars = self.template.exemplars_for(self.constitution.name, self.cfg.shots)
-        self.config_hash = self._hash()
-
-    def _hash(self) -> str:
-        """Fingerprint of every setting that changes a label (computed once; labels never mix settings)."""
-        cfg = self.cfg.model_dump(exclude={"sampling"} if self.cfg.sampling is None else None)  # hashes as before sampling
-        blob = json.dumps({"cfg": cfg, "judge": self.judge.judge_id,
-                           "constitution": self.constitution.model_dump(), "template": self.template.model_dump(),
-                           "calibration": self.calibration.model_dump() if self.calibration else None},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        self.config_hash = label_hash(self.cfg, judge.judge_id, self.constitution, self.template, calibration)
 
     def _budget(self) -> int | None:
         limit = self.judge.context_length
@@ -136,13 +146,10 @@ class Labeler:
 
     @property
     def provenance(self) -> dict[str, str]:
-        return {"judge": self.judge.judge_id, "constitution": self.constitution.name, "template": self.template.tag,
-                "config_hash": self.config_hash}
+        return judged_by(self.judge.judge_id, self.constitution, self.template, self.config_hash)
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
-        """The label record of an input row that could not be used (see ``schema.is_invalid_input``)."""
-        empty = {"id": rid, "prompt": "", "response_a": "", "response_b": "", "human_label": None}
-        return label_record(empty, self.provenance, error=INVALID_INPUT + message)
+        return invalid_label(self.provenance, rid, message)
 
     def label(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Label pair records; returns one label record per input record, in order."""

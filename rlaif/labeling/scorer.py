@@ -14,19 +14,18 @@ where no score token was seen gets ``None`` with a reason.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from rlaif.labeling.constitutions import load_constitution
+from rlaif.labeling.constitutions import Constitution, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import expected_score
-from rlaif.labeling.prompts import cut_left, load_score_template
+from rlaif.labeling.provenance import fingerprint, judged_by
+from rlaif.labeling.prompts import ScoreTemplate, cut_left, load_score_template
 from rlaif.core.schema import INVALID_INPUT, score_record
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
@@ -64,6 +63,21 @@ class ScorerConfig(BaseModel):
     max_prompt_tokens: int | None = Field(None, ge=64, description="Cut longer contexts from the left.")
 
 
+def criteria(constitution: Constitution) -> str:
+    """The rating criteria: the constitution's principles as a bullet list."""
+    return "\n".join(f"- {p.text}" for p in constitution.principles)
+
+
+def score_hash(cfg: ScorerConfig, judge_id: str, constitution: Constitution, template: ScoreTemplate) -> str:
+    """Fingerprint of every setting that changes a score (same blob since the first release)."""
+    return fingerprint([cfg.model_dump(), judge_id, template.tag, template.template, criteria(constitution)])
+
+
+def invalid_score(provenance: dict[str, str], rid: str, message: str) -> dict[str, Any]:
+    """The score record of an input row that could not be used (see ``schema.is_invalid_input``)."""
+    return score_record({"id": rid, "prompt": "", "response": ""}, provenance, error=INVALID_INPUT + message)
+
+
 class Scorer:
     """Rates (prompt, response) pairs; ``score`` returns one dict per item with the reward, and
     ``score_records`` turns single-response records into score records (``rlaif score``)."""
@@ -73,25 +87,20 @@ class Scorer:
         self.cfg = config or ScorerConfig()
         self.constitution = load_constitution(self.cfg.constitution)
         self.template = load_score_template(self.cfg.template)
-        self.criteria = "\n".join(f"- {p.text}" for p in self.constitution.principles)
+        self.criteria = criteria(self.constitution)
         self._ten_single: bool | None = None
-        # the fingerprint of every setting that changes a score (same formula since the first release)
-        blob = json.dumps([self.cfg.model_dump(), judge.judge_id, self.template.tag, self.template.template,
-                           self.criteria], sort_keys=True)
-        self.config_hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        self.config_hash = score_hash(self.cfg, judge.judge_id, self.constitution, self.template)
 
     @property
     def provenance(self) -> dict[str, str]:
-        return {"judge": self.judge.judge_id, "constitution": self.constitution.name, "template": self.template.tag,
-                "config_hash": self.config_hash}
+        return judged_by(self.judge.judge_id, self.constitution, self.template, self.config_hash)
 
     def messages(self, prompt: str, response: str) -> Messages:
         return self.template.render(system=self.constitution.preamble, criteria=self.criteria, context=prompt,
                                     response=response)
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
-        """The score record of an input row that could not be used (see ``schema.is_invalid_input``)."""
-        return score_record({"id": rid, "prompt": "", "response": ""}, self.provenance, error=INVALID_INPUT + message)
+        return invalid_score(self.provenance, rid, message)
 
     def score_records(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Score records for single-response records (``id, prompt, response``), in order."""

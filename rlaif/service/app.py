@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
-from rlaif.data.normalise import normalise_row, normalise_single
 from rlaif.data.records import strict_json
 from rlaif.integrations.openrlhf import parse_rewards_request, reward_outputs
+from rlaif.jobs.kinds import LABEL, SCORE
 from rlaif.judges.base import JudgeBackend
 from rlaif.service import apidocs, job_routes, rank_routes, review_routes, ui
 from rlaif.service.config import ServeConfig
@@ -71,34 +71,20 @@ def _records(rows: list[dict[str, Any]], field: str, normalise, limit: int) -> l
 router = APIRouter()
 
 
-async def _judged(svc: Service, kind: str, settings: dict[str, Any], records: list[dict[str, Any]]) -> list[dict]:
-    """Label (``kind`` "label") or score records with the labeler/scorer for ``settings``, through the
-    batcher; counted in the metrics."""
-    if kind == "label":
-        lab = svc.labeler(settings)
-        key, fn = "label:" + lab.config_hash, lab.label
-    else:
-        sc = svc.scorer(settings)
-        key, fn = "score:" + sc.config_hash, sc.score_records
-    out = await svc.run(key, fn, records)
-    svc.metrics.rows(kind, out)
-    return out
-
-
 @router.post("/v1/labels")
 async def labels(req: LabelRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     """Soft labels for pairs in any row shape ``rlaif label`` reads: the records it writes."""
     _check_count(len(req.pairs), "pairs", svc.cfg.max_items)
-    records = _records(req.pairs, "pairs", normalise_row, svc.cfg.max_field_chars)
-    return {"labels": [strict_json(r) for r in await _judged(svc, "label", req.settings, records)]}
+    records = _records(req.pairs, "pairs", LABEL.row_normaliser, svc.cfg.max_field_chars)
+    return {"labels": [strict_json(r) for r in await svc.judged(LABEL, req.settings, records)]}
 
 
 @router.post("/v1/scores")
 async def scores(req: ScoreRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     """1-10 judge scores and rewards in [-1, 1] for (prompt, response) items: the records ``rlaif score`` writes."""
     _check_count(len(req.items), "items", svc.cfg.max_items)
-    records = _records(req.items, "items", normalise_single, svc.cfg.max_field_chars)
-    return {"scores": [strict_json(r) for r in await _judged(svc, "score", req.settings, records)]}
+    records = _records(req.items, "items", SCORE.row_normaliser, svc.cfg.max_field_chars)
+    return {"scores": [strict_json(r) for r in await svc.judged(SCORE, req.settings, records)]}
 
 
 @router.post("/get_reward")
@@ -112,7 +98,7 @@ async def get_reward(req: RewardRequest, svc: Service = Depends(service), who: s
         raise HTTPException(422, str(e)) from None
     items = [{"id": f"query-{i}", "prompt": p, "response": r} for i, (p, r) in enumerate(pairs)]
     _check_lengths(items, "query", svc.cfg.max_field_chars)
-    return reward_outputs([r["reward"] for r in await _judged(svc, "score", {}, items)])
+    return reward_outputs([r["reward"] for r in await svc.judged(SCORE, {}, items)])
 
 
 @router.get("/healthz")

@@ -15,7 +15,7 @@ from rlaif.core.prefs import agrees
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import read_records
 from rlaif.evaluation.interrater import differ
-from rlaif.jobs.runner import work_path
+from rlaif.jobs.file_store import work_path
 
 PAGE = 25
 
@@ -103,7 +103,7 @@ rows_cache = RowCache()
 
 def job_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
     """The finished (or partial) output rows of a job; [] before the first chunk is written."""
-    out = Path(job["spec"]["run"]["output"])
+    out = Path(job["spec"].run.output)
     for path in (out, work_path(out)):
         if path.is_file() and path.stat().st_size:
             try:

@@ -1,5 +1,5 @@
-"""What every endpoint shares: the ``Service`` (judge, batcher, labelers and scorers by settings, key and
-job stores, metrics) and the FastAPI dependencies that hand it and the caller's key name to a route."""
+"""What every endpoint shares: the ``Service`` (judge, batcher, each job kind's workers by settings, key
+and job stores, metrics) and the FastAPI dependencies that hand it and the caller's key name to a route."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from rlaif.core.batcher import Batcher
 from rlaif.core.errors import RlaifError
+from rlaif.jobs.kinds import JobKind
+from rlaif.jobs.spec import RunOptions
 from rlaif.judges.base import JudgeBackend
-from rlaif.labeling.labeler import Labeler, LabelerConfig
-from rlaif.labeling.scorer import Scorer, ScorerConfig
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
 from rlaif.service.config import ServeConfig
@@ -32,11 +32,12 @@ from rlaif.service.store import SqliteJobStore
 
 
 WORKER_CACHE = 64
+NO_FILE = RunOptions(input="", output="")  # a worker's spec over the shared judge reads and writes no file
 
 
 class Service:
-    """What the endpoints share: the judge, its one worker (the batcher), labelers and scorers by
-    settings, the key store and the metrics."""
+    """What the endpoints share: the judge, its one worker (the batcher), each kind's workers (labelers,
+    scorers, generators) by settings, the key store and the metrics."""
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
@@ -45,7 +46,7 @@ class Service:
         self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.assets = AssetRegistry(self.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
-        self._workers: dict[str, Labeler | Scorer] = {}  # by kind + settings, most recently used last
+        self._workers: dict[str, Any] = {}  # by kind + settings, most recently used last
         self._workers_lock = threading.Lock()  # routes, the threadpool and the job thread all ask
         self.metrics = Metrics(self)
         self.jobs = JobManager(self, SqliteJobStore(self.data_dir / "rlaif.db"), self.data_dir)
@@ -60,25 +61,31 @@ class Service:
         self.batcher.close()
         datadir_lock.release(self.lock)
 
-    def labeler(self, settings: dict[str, Any]) -> Labeler:
-        return self._worker(Labeler, LabelerConfig, settings)
-
-    def scorer(self, settings: dict[str, Any]) -> Scorer:
-        return self._worker(Scorer, ScorerConfig, settings)
-
-    def _worker(self, cls, config, settings: dict[str, Any]):
-        """The labeler or scorer for ``settings`` over the shared judge, built once; the
-        ``WORKER_CACHE`` most recently used are kept (clients cannot grow memory without bound)."""
-        key = cls.__name__ + json.dumps(settings, sort_keys=True, default=str)
+    def worker(self, kind: JobKind, settings: dict[str, Any]):
+        """The labeler, scorer or generator of ``kind`` for ``settings`` over the shared judge, built once
+        (through the kind, as every job builds it); the ``WORKER_CACHE`` most recently used are kept
+        (clients cannot grow memory without bound)."""
+        key = kind.name + json.dumps(settings, sort_keys=True, default=str)
         with self._workers_lock:
             worker = self._workers.pop(key, None)
         if worker is None:
-            worker = cls(self.judge, _settings(config, self.assets.settings(settings)))
+            job = kind.spec(NO_FILE, _settings(kind.settings_model, self.assets.settings(settings)))
+            worker = kind.worker(job, self.judge)
         with self._workers_lock:
             self._workers[key] = worker
             while len(self._workers) > WORKER_CACHE:
                 self._workers.pop(next(iter(self._workers)))
         return worker
+
+    async def judged(self, kind: JobKind, settings: dict[str, Any], records: list[dict[str, Any]]) -> list[dict]:
+        """The records of ``kind``'s worker for ``settings`` (labels or scores), through the batcher;
+        counted in the metrics."""
+        if not records:
+            return []
+        worker = self.worker(kind, settings)
+        out = await self.run(f"{kind.name}:{worker.config_hash}", kind.process(worker), records)
+        self.metrics.rows(kind, out)
+        return out
 
     async def run(self, key: str, fn, items: list) -> list:
         """``fn(items)`` on the judge's worker, in a batch with other requests of the same ``key``; a

@@ -11,6 +11,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from rlaif.core.errors import RlaifError
+from rlaif.jobs.hints import SettingNeeded
+from rlaif.jobs.kinds import KINDS
 from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
 from rlaif.service.jobs import resolve_input, upload_path, view
@@ -20,9 +22,10 @@ router = APIRouter()
 
 
 class JobRequest(BaseModel):
-    kind: Literal["label", "score"] = Field(description="label: pairs -> soft labels; score: responses -> rewards.")
+    kind: Literal[tuple(KINDS)] = Field(description="; ".join(f"{k.name}: {k.title}" for k in KINDS.values()))
     input: str = Field(max_length=256, description="The name of one of your uploads (PUT /v1/files/NAME).")
-    settings: dict[str, Any] = Field(default_factory=dict, description="Labeler or scorer settings.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="The kind's settings (labeler, scorer or "
+                                     "generator settings).")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
@@ -57,9 +60,11 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
         raise HTTPException(422, str(e)) from None
     options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
     try:
-        job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)
-    except RlaifError as e:  # a bad input row: named by the caller's file name, not the server's path
-        raise HTTPException(422, hide_paths(str(e)).replace("--skip-invalid", "skip_invalid")) from None
+        job_id = svc.jobs.submit(who, KINDS[req.kind], path, req.settings, options)
+    except SettingNeeded as e:  # a bad input row: named by the caller's file name, not the server's path
+        raise HTTPException(422, hide_paths(e.worded(f"send {e.setting}: true"))) from None
+    except RlaifError as e:
+        raise HTTPException(422, hide_paths(str(e))) from None
     return view(svc.jobs.store.get(job_id))
 
 
@@ -85,7 +90,7 @@ def result(job_id: str, svc=Depends(service), who: str = Depends(caller)):
     j = _own(svc, who, job_id)
     if j["state"] != "done":
         raise HTTPException(409, f"job {job_id} is {j['state']}; the result is ready when it is done")
-    out = j["spec"]["run"]["output"]
+    out = j["spec"].run.output
     media = "application/x-ndjson" if out.endswith(".jsonl") else "application/vnd.apache.parquet"
     return FileResponse(out, media_type=media, filename=f"{job_id}-{os.path.basename(out)}")
 

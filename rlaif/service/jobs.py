@@ -1,6 +1,7 @@
-"""Batch jobs of the service: kept in the job store, run one at a time by a manager thread through the
-pipeline's resumable runner, their judge calls going through the batcher at low priority (interactive
-requests first). A job that a restart (even kill -9) interrupted resumes from its output file."""
+"""Batch jobs of the service (any job kind): kept in the job store as typed specs, run one at a time by a
+manager thread through the one resumable runner, with an executor whose chunks go through the batcher at low
+priority (interactive requests first). A job that a restart (even kill -9) interrupted resumes from its output
+file."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from typing import Any
 
 from rlaif.core.batcher import LOW
 from rlaif.core.errors import RlaifError
-from rlaif.jobs.pipeline import label_task, run_metered, score_task
-from rlaif.jobs.runner import load_input
+from rlaif.jobs.kinds import KINDS, JobKind, kind_of
+from rlaif.jobs.pipeline import run_metered
+from rlaif.jobs.runner import LocalExecutor, load_input
 from rlaif.jobs.spec import RunOptions
 from rlaif.service.redact import hide_paths
 from rlaif.service.store import FINAL, JobStore
@@ -72,11 +74,10 @@ class JobManager:
         self._thread = threading.Thread(target=self._loop, name="rlaif-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, owner: str, kind: str, upload: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
+    def submit(self, owner: str, kind: JobKind, upload: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
         """Snapshot the input, check settings and every row now (a bad row is a 4xx, not a failed job
         later), then queue."""
-        build = self.svc.labeler if kind == "label" else self.svc.scorer
-        build(settings)
+        self.svc.worker(kind, settings)
         fmt = options.pop("output_format", "jsonl")
         job_id = secrets.token_hex(8)
         folder = self.data_dir / "jobs" / job_id
@@ -84,14 +85,13 @@ class JobManager:
             _snapshot(upload, folder / "input" / upload.name)
             run = RunOptions(input=str(folder / "input" / upload.name), output=str(folder / f"output.{fmt}"),
                              progress=False, **options)
-            task = self._base_task(kind, settings)
-            loaded = load_input(run.input, limit=run.limit, split=None, normalise=task.normalise,
+            spec = kind.spec(run, kind.settings_model(**settings))
+            loaded = load_input(run.input, limit=run.limit, split=None, normalise=kind.normaliser(spec),
                                 skip_invalid=run.skip_invalid)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        self.store.create(owner, kind, {"run": run.model_dump(), "settings": settings, "format": fmt},
-                          len(loaded.records) + len(loaded.invalid), job_id=job_id)
+        self.store.create(owner, kind.name, spec, len(loaded.records) + len(loaded.invalid), job_id=job_id)
         self._wake.set()
         return job_id
 
@@ -112,9 +112,6 @@ class JobManager:
         self._wake.set()
         self._thread.join(timeout=60)
 
-    def _base_task(self, kind: str, settings: dict[str, Any]):
-        return label_task(self.svc.labeler(settings)) if kind == "label" else score_task(self.svc.scorer(settings))
-
     def _loop(self) -> None:
         while not self._stop:
             job = self.store.next_queued()
@@ -125,19 +122,13 @@ class JobManager:
             self._run(job)
 
     def _run(self, job: dict[str, Any]) -> None:
-        jid = job["id"]
+        jid, spec, kind = job["id"], job["spec"], KINDS[job["kind"]]
         self.store.update(jid, state="running", started=job["started"] or time.time(), error=None)
-        task = self._base_task(job["kind"], job["spec"]["settings"])
-        process = task.process
-
-        def through_batcher(rows: list[dict]) -> list[dict]:
-            if jid in self._cancel or self._stop:
-                raise JobCancelled()
-            return self.svc.batcher.submit(f"job:{jid}", process, rows, priority=LOW).result()
-        task = dataclasses.replace(task, process=through_batcher)
         progress = lambda done, total: self.store.update(jid, rows_done=done, rows_total=total)  # noqa: E731
         try:
-            summary = run_metered(RunOptions(**job["spec"]["run"]), task, on_progress=progress)
+            task = kind.task(spec, worker=self.svc.worker(kind, settings_of(spec)))
+            summary = run_metered(spec.run, task, executor=LocalExecutor(self._through_batcher(jid, task.process)),
+                                  on_progress=progress)
             self.store.update(jid, state="done", finished=time.time(), rows_done=summary.total,
                               summary={**dataclasses.asdict(summary), "lines": summary.lines()})
         except JobCancelled:
@@ -147,6 +138,20 @@ class JobManager:
             self.store.update(jid, state="failed", finished=time.time(), error=hide_paths(
                 str(e) if isinstance(e, RlaifError) else f"{type(e).__name__}: {e}"))
         self._cancel.discard(jid)
+
+    def _through_batcher(self, jid: str, process):
+        """The job's chunk function on the judge's worker, at low priority; stops between chunks when the
+        job is cancelled or the service stops."""
+        def run(rows: list[dict]) -> list[dict]:
+            if jid in self._cancel or self._stop:
+                raise JobCancelled()
+            return self.svc.batcher.submit(f"job:{jid}", process, rows, priority=LOW).result()
+        return run
+
+
+def settings_of(spec) -> dict[str, Any]:
+    """The settings a job was submitted with (the names of uploaded assets unresolved)."""
+    return kind_of(spec).settings(spec).model_dump(exclude_unset=True)
 
 
 def view(job: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +164,6 @@ def view(job: dict[str, Any]) -> dict[str, Any]:
     summary = job["summary"] or {}
     return {"id": job["id"], "kind": job["kind"], "state": job["state"], "rows_done": done, "rows_total": total,
             "rows_per_second": rate, "eta_seconds": eta, "created": job["created"], "finished": job["finished"],
-            "settings": job["spec"]["settings"], "error": job["error"] and hide_paths(job["error"]),
+            "settings": settings_of(job["spec"]), "error": job["error"] and hide_paths(job["error"]),
             "summary": [hide_paths(line) for line in summary["lines"]] if summary.get("lines") else None,
-            "input": Path(job["spec"]["run"]["input"]).name}
+            "input": Path(job["spec"].run.input).name, "pairwise": KINDS[job["kind"]].pairwise}

@@ -8,6 +8,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from rlaif.jobs.kinds import JobKind
+
 UNMATCHED = "unmatched"
 
 
@@ -17,7 +19,7 @@ class Metrics:
         self.requests = Counter("rlaif_requests", "HTTP requests", ["route", "status"], registry=r)
         self.latency = Histogram("rlaif_request_seconds", "HTTP request latency", ["route"], registry=r,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        self.rows_total = Counter("rlaif_rows", "rows labelled or scored", ["kind", "result"], registry=r)
+        self.rows_total = Counter("rlaif_rows", "rows labelled, scored or generated", ["kind", "result"], registry=r)
         depth = Gauge("rlaif_queue_depth", "items waiting for the judge", registry=r)
         depth.set_function(service.batcher.depth)
         batches = Gauge("rlaif_batches", "judge calls made by the batcher", registry=r)
@@ -32,12 +34,11 @@ class Metrics:
         self.requests.labels(route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def rows(self, kind: str, records: list[dict[str, Any]]) -> None:
-        field = "p_a" if kind == "label" else "reward"
+    def rows(self, kind: JobKind, records: list[dict[str, Any]]) -> None:
         for rec in records:
-            v = rec.get(field)
+            v = rec.get(kind.value_field)
             ok = v is not None and not (isinstance(v, float) and math.isnan(v))
-            self.rows_total.labels(kind, "ok" if ok else "unlabelled").inc()
+            self.rows_total.labels(kind.name, "ok" if ok else "unlabelled").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

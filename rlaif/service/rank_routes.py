@@ -13,6 +13,7 @@ from rlaif.data.candidates import parse_strategy
 from rlaif.data.normalise import text_field
 from rlaif.data.records import strict_json
 from rlaif.integrations.group_reward import fit_groups, group_rewards, pair_records, plan_group
+from rlaif.jobs.kinds import LABEL
 from rlaif.service.deps import Service, caller, service
 
 MAX_RESPONSES = 64  # most responses in one group (all pairs of 64 is 2,016 comparisons)
@@ -70,9 +71,8 @@ async def rank(req: RankRequest, svc: Service = Depends(service), who: str = Dep
     if len(records) > svc.cfg.max_items:
         raise HTTPException(413, f"pairs: {req.pairs} plans {len(records)} comparisons, more than the "
                                  f"{svc.cfg.max_items} allowed in one request")
-    lab = svc.labeler(req.settings)
-    labels = await svc.run("label:" + lab.config_hash, lab.label, records) if records else []
-    svc.metrics.rows("label", labels)
+    lab = svc.worker(LABEL, req.settings)
+    labels = await svc.judged(LABEL, req.settings, records)
     out = []
     for fit in fit_groups(plans, labels):
         out.append({"scores": fit["scores"], "ranks": fit["ranks"], "rewards": group_rewards(fit["scores"], req.reward),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from rlaif.jobs.kinds import KINDS
 from rlaif.service.browse import job_rows
 from rlaif.service.deps import caller, service
 from rlaif.service.reviews import as_human_rows
@@ -30,8 +31,8 @@ def owned(svc, who: str, job_id: str) -> dict[str, Any]:
 
 def share(svc, job: dict[str, Any], reviewer: str) -> dict[str, Any]:
     """Let the key ``reviewer`` review ``job`` (a label job; any other live key than its owner's)."""
-    if job["kind"] != "label":
-        raise HTTPException(409, f"job {job['id']} scored single responses; only label jobs have pairs to review")
+    if not KINDS[job["kind"]].pairwise:
+        raise HTTPException(409, f"job {job['id']} is a {job['kind']} job; only jobs of pairs have pairs to review")
     if reviewer == job["owner"]:
         raise HTTPException(422, f"reviewer: {reviewer!r} owns job {job['id']} already")
     if svc.keys.role(reviewer) is None:

@@ -1,5 +1,6 @@
 """Persistent batch jobs of the service: a small store interface, and its SQLite implementation (WAL
-mode, in ``--data-dir/rlaif.db``). Another SQL database can stand behind the same interface."""
+mode, in ``--data-dir/rlaif.db``). A job's ``spec`` is its typed job spec (``rlaif.jobs.kinds``), stored as
+JSON. Another SQL database can stand behind the same interface."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
+from rlaif.jobs.kinds import KINDS
+from rlaif.jobs.spec import RunOptions
 from rlaif.service import db
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
 FINAL = ("done", "failed", "cancelled")
 
 
 class JobStore(Protocol):
-    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int, job_id: str | None = None) -> str: ...
+    def create(self, owner: str, kind: str, spec: BaseModel, total: int, job_id: str | None = None) -> str: ...
     def get(self, job_id: str) -> dict[str, Any] | None: ...
     def list(self, owner: str) -> list[dict[str, Any]]: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
@@ -47,15 +51,15 @@ class SqliteJobStore:
         if r is None:
             return None
         d = dict(zip(_COLUMNS, r))
-        d["spec"] = json.loads(d["spec"])
+        d["spec"] = typed_spec(d["kind"], json.loads(d["spec"]))
         d["summary"] = json.loads(d["summary"]) if d["summary"] else None
         return d
 
-    def create(self, owner: str, kind: str, spec: dict[str, Any], total: int, job_id: str | None = None) -> str:
+    def create(self, owner: str, kind: str, spec: BaseModel, total: int, job_id: str | None = None) -> str:
         job_id = job_id or secrets.token_hex(8)
         with self._conn() as c:
             c.execute("INSERT INTO jobs (id, owner, kind, state, spec, created, rows_total) VALUES (?, ?, ?, 'queued', "
-                      "?, ?, ?)", (job_id, owner, kind, json.dumps(spec), time.time(), total))
+                      "?, ?, ?)", (job_id, owner, kind, spec.model_dump_json(), time.time(), total))
         return job_id
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -68,9 +72,8 @@ class SqliteJobStore:
             return [self._row(r) for r in rows.fetchall()]
 
     def update(self, job_id: str, **fields: Any) -> None:
-        for k in ("spec", "summary"):
-            if k in fields and fields[k] is not None:
-                fields[k] = json.dumps(fields[k])
+        if fields.get("summary") is not None:
+            fields["summary"] = json.dumps(fields["summary"])
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._conn() as c:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
@@ -84,3 +87,12 @@ class SqliteJobStore:
         """After a restart: jobs that were running go back to the queue (their output resumes)."""
         with self._conn() as c:
             return c.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'").rowcount
+
+
+def typed_spec(kind: str, data: dict[str, Any]) -> BaseModel:
+    """A stored job's spec as its kind's model; a job stored by an earlier release (``run``, ``settings``,
+    ``format``) too, so it still resumes."""
+    k = KINDS[kind]
+    if "settings" in data:
+        return k.spec(RunOptions(**data["run"]), k.settings_model(**data["settings"]))
+    return k.job_model.model_validate(data)

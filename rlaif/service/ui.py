@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import strict_json
 from rlaif.evaluation.compare import summary_rows, write_report
+from rlaif.jobs.kinds import KINDS
 from rlaif.service import job_routes, review_routes, ui_session
 from rlaif.service.browse import PAGE, PairFilter, confidence, job_rows, principles, select
 from rlaif.service.deps import service
@@ -74,15 +75,16 @@ def jobs_page(request: Request, svc=Depends(service), v: Viewer = Depends(viewer
     shared = [view(j) for j in map(svc.jobs.store.get, reversed(svc.shares.shared_with(v.name))) if j is not None]
     from rlaif.labeling.constitutions import available
 
+    kinds = [k for k in KINDS.values() if "constitution" in k.settings_model.model_fields]  # what the form sets
     return page(request, "jobs.html", title="Jobs", who=v.name, owner=v.owner, jobs=mine, shared=shared,
-                constitutions=available())
+                constitutions=available(), kinds=kinds)
 
 
 def _report(job: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The compare figures of a finished label job whose rows carry human labels (plots written once)."""
-    if job["kind"] != "label" or job["state"] != "done" or not any(r.get("human_label") in (0.0, 1.0) for r in rows):
+    if not KINDS[job["kind"]].pairwise or job["state"] != "done" or not any(r.get("human_label") in (0.0, 1.0) for r in rows):
         return None
-    out = Path(job["spec"]["run"]["output"]).parent / "report"
+    out = Path(job["spec"].run.output).parent / "report"
     done = out / "figures.json"
     try:
         figures = json.loads(done.read_text()) if done.exists() else write_report(rows, out, n_boot=500)
@@ -96,7 +98,7 @@ def job_page(job_id: str, request: Request, svc=Depends(service), v: Viewer = De
     """The owner: the report, every reviewer against the judge and each other, sharing. A reviewer: the
     job's links and the judge against their own labels."""
     job, mine = job_for(svc, v, job_id)
-    rows = job_rows(job) if job["kind"] == "label" else []
+    rows = job_rows(job) if KINDS[job["kind"]].pairwise else []
     labels = svc.reviews.by_reviewer(job_id)
     if not mine:
         labels = {v.name: labels.get(v.name, {})}
@@ -108,15 +110,15 @@ def job_page(job_id: str, request: Request, svc=Depends(service), v: Viewer = De
 @router.get("/jobs/{job_id}/report/{name}")
 def report_plot(job_id: str, name: str, svc=Depends(service), v: Viewer = Depends(viewer)):
     job = own_job(svc, v, job_id)
-    path = Path(job["spec"]["run"]["output"]).parent / "report" / name
+    path = Path(job["spec"].run.output).parent / "report" / name
     if name not in PLOTS or not path.is_file():
         raise HTTPException(404, f"No plot {name} for job {job_id}.")
     return FileResponse(path, media_type="image/png")
 
 
 def _label_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
-    if job["kind"] != "label":
-        raise HTTPException(409, f"Job {job['id']} scored single responses; the pair browser shows label jobs.")
+    if not KINDS[job["kind"]].pairwise:
+        raise HTTPException(409, f"Job {job['id']} is a {job['kind']} job; the pair browser shows jobs of pairs.")
     return job_rows(job)
 
 
