@@ -38,3 +38,16 @@ def test_every_module_lives_in_a_layer_and_imports_only_downwards():
 def test_modules_stay_small():
     big = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert not big, big
+
+
+def test_core_and_data_import_no_torch():
+    """The bottom layers are plain Python: importing every module of rlaif.core and rlaif.data loads no torch
+    (the preference math is on floats; torch lives in judges/ and above)."""
+    import subprocess
+    import sys
+
+    mods = sorted(".".join(("rlaif",) + p.relative_to(PKG).with_suffix("").parts).removesuffix(".__init__")
+                  for layer in ("core", "data") for p in (PKG / layer).rglob("*.py"))
+    code = f"import importlib, sys\nfor m in {mods!r}: importlib.import_module(m)\nprint(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert len(mods) > 10 and out.strip() == "[]", out

@@ -1,33 +1,38 @@
-"""Preference math: tensor-in/tensor-out, NaN-propagating.
+"""Preference math on plain floats (or arrays, where the operators allow), NaN-propagating; no torch.
 
 References: Lee et al. 2023, "RLAIF" (arXiv 2309.00267), §2.1 (soft labels from label-token
 log-probabilities, averaged over both orders to remove position bias) and §2.2.2 (direct RLAIF:
-expected score from score-token probabilities).
+expected score from score-token probabilities, ``rlaif.labeling.scorer.expected_score``).
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
-from torch import Tensor
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + exp(-x)), the float64 logistic function (bit for bit what torch.sigmoid gives a float64 scalar)."""
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:  # exp of more than ~709: 0 in float64
+        return 0.0
 
 
-def label_probability(logp_1: Tensor, logp_2: Tensor) -> Tensor:
+def label_probability(logp_1: float, logp_2: float) -> float:
     """P(label "1") renormalised over the two label tokens only.
 
     RLAIF §2.1: softmax over the label-token log-probs, p_1 = exp(l_1) / (exp(l_1) + exp(l_2)),
-    which equals sigmoid(l_1 - l_2). Shapes: (...,), (...,) -> (...,). A NaN input gives NaN.
+    which equals sigmoid(l_1 - l_2). A NaN input gives NaN.
     """
-    return torch.sigmoid(logp_1 - logp_2)
+    return sigmoid(logp_1 - logp_2)
 
 
-def debiased_preference(p_first: Tensor, p_swapped: Tensor) -> Tensor:
+def debiased_preference(p_first, p_swapped):
     """P(A preferred) averaged over both presentation orders.
 
     ``p_first`` = P(label "1") with A in slot 1; ``p_swapped`` = P(label "1") with B in slot 1.
     p = (p_first + 1 - p_swapped) / 2  (RLAIF §2.1, "Addressing position bias").
-    Shapes: (...,), (...,) -> (...,).
+    Floats, or arrays of one shape (numpy, torch): the formula is arithmetic only.
     """
     return (p_first + (1.0 - p_swapped)) / 2.0
 
@@ -36,7 +41,7 @@ def orders_agree(p_a_first, p_a_second):
     """Whether both presentation orders pick the same response: both > 1/2 or both < 1/2.
 
     ``p_a_first`` = P(a preferred) with a in slot 1, ``p_a_second`` = P(a preferred) with a in slot 2
-    (torch tensors or numpy arrays of one shape -> bool of that shape). **The tie rule**, the one
+    (floats, or numpy arrays of one shape -> bool of that shape). **The tie rule**, the one
     used everywhere (the label file's ``consistent``, the compare report's order disagreement): an
     order at exactly 1/2 picks neither response, so a pair with a tie in either order does not agree.
     NaN compares false, so it never agrees either; mask it first where it should count as unknown.
@@ -48,7 +53,7 @@ def consistency(p_a_first: float, p_a_second: float) -> bool | None:
     """``orders_agree`` for one pair, or None when either order has no probability (NaN)."""
     if math.isnan(p_a_first) or math.isnan(p_a_second):
         return None
-    return bool(orders_agree(torch.tensor(p_a_first), torch.tensor(p_a_second)))
+    return bool(orders_agree(p_a_first, p_a_second))
 
 
 def agrees(p: float | None, human: float | None) -> bool | None:
@@ -60,16 +65,3 @@ def agrees(p: float | None, human: float | None) -> bool | None:
     if p is None or p != p or p == 0.5 or human not in (0.0, 1.0):
         return None
     return (p > 0.5) == (human > 0.5)
-
-
-def expected_score(logp: Tensor, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Expected score under the score-token distribution renormalised over the valid scores.
-
-    RLAIF §2.2.2: s(y|x) = Σ_i i · P(i | x, y). ``logp``: (..., K) log-probs of the K scores (any
-    normalisation; NaN where unknown), ``scores``: (K,) score values.
-    Returns (probs (..., K), expected (...,), entropy in nats (...,)).
-    """
-    probs = torch.softmax(logp, dim=-1)
-    expected = (probs * scores).sum(-1)
-    entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
-    return probs, expected, entropy

@@ -1,46 +1,6 @@
-"""Record schemas, written down once and checked when data is loaded.
-
-A *pair record* is the normalised input of the labeler, whatever the source format:
-
-=============  =======  =====================================================================
-field          type     meaning
-=============  =======  =====================================================================
-id             str      stable row id: the input's ``id`` column if present, else the 0-based
-                        row number in the source ("row-17"); an input row that could not be used
-                        gets "invalid-" + a hash of its content
-prompt         str      the context the responses answer (a conversation flattened to
-                        "User: ...\n\nAssistant: ..." turns, or plain text)
-response_a     str      first candidate response
-response_b     str      second candidate response
-human_label    float?   1.0 if humans preferred response_a, 0.0 if response_b, null if unknown.
-                        Chosen/rejected inputs put ``chosen`` in slot a or b by a content hash
-                        (about half each, stable across runs); human_label says which.
-=============  =======  =====================================================================
-
-A *label record* is a pair record plus the judge's output:
-
-================  ========  ===================================================================
-p_a               float     debiased P(response_a preferred) = (p_a_first + p_a_second) / 2;
-                            NaN only with ``error`` set
-p_a_first         float     P(a preferred) when a is shown in slot 1
-p_a_second        float     P(a preferred) when a is shown in slot 2 (= 1 - P(slot 1) in that order)
-consistent        bool?     both orders pick the same response (null when a probability is NaN)
-p_a_principles    list      p_a for each principle used (ensembles average them)
-principles        list      names of the constitution principles used for this row
-rationales        list?     chain-of-thought rationales (CoT mode only), one per prompt
-truncated         bool      the context was cut from the left to fit the judge's context window
-error             str?      why p_a is NaN (null when labelled)
-judge             str       judge id, e.g. "llamacpp:SmolLM2-135M-Instruct.Q4_1"
-constitution      str       constitution name
-template          str       prompt template "name@version"
-config_hash       str       fingerprint of every labeler setting; resume refuses a mismatch
-p_a_raw           float     (only with --calibration) p_a before temperature scaling
-sample_counts     dict      (only with --method sample) per order ("ab", "ba"): [answers naming slot 1,
-                            slot 2, neither], summed over principles
-samples_drawn     int       (only with --method sample) answers drawn per prompt ('auto' may stop early)
-p_a_ci95          list      (only with --method sample) 95% interval of the uncalibrated p_a
-                            (``rlaif.labeling.sampled``)
-================  ========  ===================================================================
+"""Record checks and constructors: a new record at its blank values, the schema checks run when data is
+loaded, and the field lists the writers use. The fields themselves (names, types, meanings) are the record
+types of ``rlaif.core.records``; the README's *Record schema* tables are made from them.
 """
 
 from __future__ import annotations
@@ -48,34 +8,14 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from rlaif.core.records import DpoExportRow, DpoRow, LabelRecord, PairRecord, RankedRecord, field_names
 from rlaif.core.text import is_messages
 
-# ``rlaif export-dpo`` rows are TRL's conversational preference rows: ``prompt`` a list of messages ending
-# with a user turn, ``chosen`` and ``rejected`` one assistant message each; ``p_chosen`` in [0.5, 1]
-DPO_FIELDS = ("prompt", "chosen", "rejected", "p_chosen")
-# what ``rlaif export-dpo`` writes: the DPO fields plus provenance
-DPO_EXPORT_FIELDS = DPO_FIELDS + ("id", "judge", "constitution", "template", "human_agrees")
-
-PAIR_FIELDS = ("id", "prompt", "response_a", "response_b", "human_label")
-LABEL_FIELDS = (
-    "p_a", "p_a_first", "p_a_second", "consistent", "p_a_principles", "principles",
-    "rationales", "truncated", "error", "judge", "constitution", "template", "config_hash",
-)
-RECORD_FIELDS = PAIR_FIELDS + LABEL_FIELDS
-
-SINGLE_FIELDS = ("id", "prompt", "response")
-SCORE_FIELDS = ("score", "reward", "probs", "entropy", "truncated", "error", "judge", "constitution", "template",
-                "config_hash")
-
-# ``rlaif generate``: n sampled responses per prompt (``messages`` is the conversation the policy saw)
-CANDIDATE_FIELDS = ("id", "prompt", "messages", "responses", "policy", "sampling", "error", "config_hash")
-# pairs made from candidates (``rlaif label --pairs``) carry these besides the pair fields, and the
-# candidates' ``messages`` (score records of candidates too)
-GROUP_FIELDS = ("group", "candidate_a", "candidate_b")
-# ``rlaif rank``: one row per prompt; ``scores``/``ranks`` follow ``ranked_by`` (rank 1 = best)
-# (``messages``: the candidates' conversation, null for candidates made without one)
-RANKED_FIELDS = ("id", "prompt", "messages", "responses", "ranked_by", "scores", "ranks", "bt_scores", "bt_log_likelihood",
-                 "pairs_used", "judge_scores", "config_hash", "judge", "constitution", "template")
+DPO_FIELDS = field_names(DpoRow)  # TRL's conversational preference rows (``rlaif export-dpo``)
+DPO_EXPORT_FIELDS = field_names(DpoExportRow)  # what ``rlaif export-dpo`` writes
+PAIR_FIELDS = field_names(PairRecord)
+RECORD_FIELDS = field_names(LabelRecord)  # every label record has these
+RANKED_FIELDS = field_names(RankedRecord)  # ``rlaif rank``
 
 INVALID_INPUT = "invalid input: "
 

@@ -7,15 +7,13 @@ from typing import Any
 
 import pyarrow as pa
 
-_STR, _F64, _BOOL = pa.string(), pa.float64(), pa.bool_()
-TYPES: dict[str, pa.DataType] = {
-    "id": _STR, "prompt": _STR, "response_a": _STR, "response_b": _STR, "response": _STR, "human_label": _F64,
-    "p_a": _F64, "p_a_first": _F64, "p_a_second": _F64, "consistent": _BOOL, "p_a_principles": pa.list_(_F64),
-    "principles": pa.list_(_STR), "rationales": pa.list_(_STR), "truncated": _BOOL, "error": _STR,
-    "judge": _STR, "constitution": _STR, "template": _STR, "config_hash": _STR,
-    "score": _F64, "reward": _F64, "probs": pa.list_(_F64), "entropy": _F64,
-    "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)])),
-}
+from rlaif.core.records import field_types
+
+_STR, _F64 = pa.string(), pa.float64()
+_NAMED = {"string": _STR, "float64": _F64, "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
+          "list<string>": pa.list_(_STR), "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)]))}
+# field name -> Arrow type, from the record types' ``arrow`` metadata
+TYPES: dict[str, pa.DataType] = {name: _NAMED[t] for name, t in field_types().items()}
 
 
 def _column(name: str, values: list[Any]) -> pa.Array:

@@ -117,9 +117,7 @@ class Labeler:
         for res in self.judge.label_logprobs(prompts, list(labels)):
             lp = res.logprobs
             if labels[0] in lp and labels[1] in lp:
-                p = label_probability(torch.tensor(lp[labels[0]], dtype=torch.float64),
-                                      torch.tensor(lp[labels[1]], dtype=torch.float64))
-                out.append((float(p), None))
+                out.append((label_probability(float(lp[labels[0]]), float(lp[labels[1]])), None))
             else:
                 missing = [x for x in labels if x not in lp]
                 out.append((math.nan, f"label token(s) {missing} not returned by the judge "

@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from rlaif.labeling.constitutions import load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
-from rlaif.core.prefs import expected_score
 from rlaif.labeling.prompts import cut_left, load_score_template
 from rlaif.core.schema import INVALID_INPUT, score_record
 
@@ -47,6 +46,19 @@ def score_distribution(first: torch.Tensor, ten_token: torch.Tensor, after_one: 
     mass[:, 1:9] = first[:, 1:]
     mass[:, 9] = ten_token + p1 * after_one[:, 0]
     return mass
+
+
+def expected_score(logp: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Expected score under the score-token distribution renormalised over the valid scores.
+
+    RLAIF §2.2.2: s(y|x) = Σ_i i · P(i | x, y). ``logp``: (..., K) log-probs of the K scores (any
+    normalisation; NaN where unknown), ``scores``: (K,) score values.
+    Returns (probs (..., K), expected (...,), entropy in nats (...,)).
+    """
+    probs = torch.softmax(logp, dim=-1)
+    expected = (probs * scores).sum(-1)
+    entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
+    return probs, expected, entropy
 
 
 def reward_from_score(s: torch.Tensor) -> torch.Tensor:
