@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from rlaif.core.records import is_missing
+
 
 def sigmoid(x: float) -> float:
     """1 / (1 + exp(-x)), the float64 logistic function (bit for bit what torch.sigmoid gives a float64 scalar)."""
@@ -56,12 +58,27 @@ def consistency(p_a_first: float, p_a_second: float) -> bool | None:
     return bool(orders_agree(p_a_first, p_a_second))
 
 
+def hits(p, human):
+    """Whether the AI's soft label ``p`` = P(a preferred) picks the response a human picked (``human`` 1 = a,
+    0 = b) as a score: 1 it does, 0 it does not, 1/2 when ``p`` is exactly 1/2 (it picks neither). Floats or
+    numpy arrays of one shape: ``metrics.accuracy`` is its mean, ``agrees`` its verdict for one pair."""
+    hit = (p > 0.5) == (human > 0.5)
+    return hit + (p == 0.5) * (0.5 - hit)
+
+
 def agrees(p: float | None, human: float | None) -> bool | None:
     """Whether the AI's soft label ``p`` = P(a preferred) picks the response a human picked (``human`` 1 = a,
     0 = b): **the one rule** for "the AI agrees with the human" (the review figures, the pair browser's
-    filter, the reviewers' report; ``metrics.accuracy`` is its vectorised form, ties scoring 1/2). None
-    when either side picks neither: p unknown (None / NaN) or exactly 1/2, or a human tie (0.5) or no label.
+    filter, the reviewers' report, ``dpo``'s ``human_agrees``; ``metrics.accuracy`` is the mean of ``hits``,
+    ties scoring 1/2). None when either side picks neither: p missing or exactly 1/2, or a human tie (0.5)
+    or no label.
     """
-    if p is None or p != p or p == 0.5 or human not in (0.0, 1.0):
+    if is_missing(p) or p == 0.5 or human not in (0.0, 1.0):
         return None
-    return (p > 0.5) == (human > 0.5)
+    return hits(p, human) == 1
+
+
+def confidence(p):
+    """How sure a soft label is: |2p - 1| (0 for a coin flip, 1 for certainty); None when ``p`` is missing.
+    A float or a numpy array."""
+    return None if p is None else abs(2 * p - 1)

@@ -5,10 +5,10 @@ types of ``rlaif.core.records``; the README's *Record schema* tables are made fr
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
-from rlaif.core.records import DpoExportRow, DpoRow, LabelRecord, PairRecord, RankedRecord, field_names
+from rlaif.core.records import (DpoExportRow, DpoRow, LabelRecord, PairRecord, RankedRecord, ScoreRecord, blank,
+                                field_names, settle)
 from rlaif.core.text import is_messages
 
 DPO_FIELDS = field_names(DpoRow)  # TRL's conversational preference rows (``rlaif export-dpo``)
@@ -23,16 +23,13 @@ INVALID_INPUT = "invalid input: "
 def label_record(pair: dict[str, Any], provenance: dict[str, str], **values: Any) -> dict[str, Any]:
     """A label record: the pair, every label field at its "not labelled" value, the provenance
     (judge, constitution, template, config_hash), then ``values``."""
-    blank = {"p_a": math.nan, "p_a_first": math.nan, "p_a_second": math.nan, "consistent": None,
-             "p_a_principles": [], "principles": [], "rationales": None, "truncated": False, "error": None}
-    return {**{f: pair.get(f) for f in PAIR_FIELDS}, **{k: v for k, v in pair.items() if k not in PAIR_FIELDS},
-            **blank, **provenance, **values}
+    return settle({**{f: pair.get(f) for f in PAIR_FIELDS}, **{k: v for k, v in pair.items() if k not in PAIR_FIELDS},
+                   **blank(LabelRecord), **provenance, **values})
 
 
 def score_record(item: dict[str, Any], provenance: dict[str, str], **values: Any) -> dict[str, Any]:
     """A score record (``rlaif score``): the item, the score fields unset, the provenance, then ``values``."""
-    blank = {"score": None, "reward": None, "probs": None, "entropy": None, "truncated": False, "error": None}
-    return {**item, **blank, **provenance, **values}
+    return settle({**item, **blank(ScoreRecord), **provenance, **values})
 
 
 def candidate_record(item: dict[str, Any], provenance: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -42,11 +39,10 @@ def candidate_record(item: dict[str, Any], provenance: dict[str, Any], **values:
 
 
 def missing_reasons(records: Iterable[dict[str, Any]], value_field: str = "p_a") -> dict[str, int]:
-    """How many records lack ``value_field`` (null or NaN), by their ``error`` reason."""
+    """How many records lack ``value_field`` (None), by their ``error`` reason."""
     out: dict[str, int] = {}
     for r in records:
-        v = r.get(value_field)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if r.get(value_field) is None:
             reason = str(r.get("error") or "unknown")
             out[reason] = out.get(reason, 0) + 1
     return out
@@ -67,9 +63,9 @@ def check_label_record(rec: dict[str, Any], where: str) -> None:
         if not isinstance(rec[f], str):
             raise ValueError(f"{where}: field '{f}' must be a string")
     p = rec["p_a"]
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+    if p is None:
         if not rec["error"]:
-            raise ValueError(f"{where}: field 'p_a' is NaN without an 'error' reason")
+            raise ValueError(f"{where}: field 'p_a' is null without an 'error' reason")
     elif not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
         raise ValueError(f"{where}: field 'p_a' = {p!r} is not a probability")
 

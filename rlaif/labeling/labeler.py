@@ -16,6 +16,7 @@ from rlaif.labeling.constitutions import Principle, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import consistency, debiased_preference, label_probability
+from rlaif.core.records import settle
 from rlaif.core.schema import INVALID_INPUT, label_record
 from rlaif.labeling.answers import read_label
 from rlaif.labeling.prompts import cut_left, load_template
@@ -167,7 +168,7 @@ class Labeler:
         for ri, by_order in probs.items():
             self._combine(out[ri], by_order)
             out[ri].update(extra.get(ri, {}))
-        return out
+        return [settle(r) for r in out]  # NaN from the arithmetic -> None
 
     def _plan(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, int, str, Messages]]]:
         """A blank label record per pair, and the prompts to ask: (record index, principle index, order, messages)."""

@@ -26,6 +26,7 @@ from rlaif.labeling.constitutions import load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.labeling.prompts import cut_left, load_score_template
+from rlaif.core.records import ScoreRecord, blank
 from rlaif.core.schema import INVALID_INPUT, score_record
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
@@ -140,8 +141,7 @@ class Scorer:
     def score(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Score (prompt, response) pairs. Each result has score, reward, probs (10), entropy,
         truncated and error; score/reward are None (with error) when the judge gave no score token."""
-        out: list[dict[str, Any]] = [{"score": None, "reward": None, "probs": None, "entropy": None,
-                                      "truncated": False, "error": None} for _ in items]
+        out: list[dict[str, Any]] = [blank(ScoreRecord) for _ in items]
         todo, prompts = [], []
         for i, (prompt, response) in enumerate(items):
             if not str(response).strip():
