@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
 
 from rlaif.core.batcher import Batcher
-from rlaif.core.errors import RlaifError
+from rlaif.core.errors import RlaifError, first_error
 from rlaif.judges.base import JudgeBackend
 from rlaif.labeling.labeler import Labeler, LabelerConfig
 from rlaif.labeling.scorer import Scorer, ScorerConfig
@@ -93,8 +93,8 @@ def _settings(model, settings: dict[str, Any]):
     try:
         return model(**settings)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise HTTPException(422, f"settings.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        loc, msg = first_error(e.errors())
+        raise HTTPException(422, f"settings.{loc}: {msg}") from None
     except TypeError as e:
         raise HTTPException(422, f"settings: {e}") from None
 
