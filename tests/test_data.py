@@ -110,7 +110,7 @@ def test_records_from_live_rows_and_roundtrip(tmp_path):
     for ext in ("jsonl", "parquet"):
         write_atomic(tmp_path / f"o.{ext}", rows)
         back = read_records(tmp_path / f"o.{ext}")
-        assert back[1]["p_a"] == 0.25 and back[0]["p_a"] != back[0]["p_a"]  # NaN survives
+        assert back[1]["p_a"] == 0.25 and back[0]["p_a"] is None  # a missing label reads as None
     assert "NaN" not in (tmp_path / "o.jsonl").read_text()  # strict JSON: null
 
 

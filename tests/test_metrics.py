@@ -72,9 +72,10 @@ def test_bootstrap_interval_brackets_the_estimate():
 
 
 def records(p, y, **extra):
-    return [{"id": str(i), "p_a": float(a), "human_label": h, "p_a_first": float(a), "p_a_second": float(a),
+    a_or_none = [None if a != a else float(a) for a in p]  # records hold None for a missing label
+    return [{"id": str(i), "p_a": a, "human_label": h, "p_a_first": a, "p_a_second": a,
              "response_a": "x" * (i + 1), "response_b": "yy", "judge": "j", "constitution": "c", "template": "t",
-             "error": None if a == a else "no label", **extra} for i, (a, h) in enumerate(zip(p, y))]
+             "error": None if a is not None else "no label", **extra} for i, (a, h) in enumerate(zip(a_or_none, y))]
 
 
 def test_compare_counts_nan_rows_and_writes_report(tmp_path):

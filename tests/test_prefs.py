@@ -2,16 +2,28 @@ import math
 
 import torch
 
-from rlaif.core.prefs import debiased_preference, expected_score, label_probability, orders_agree
+from rlaif.core.prefs import debiased_preference, label_probability, orders_agree
+from rlaif.labeling.scorer import expected_score
 
 
 def test_label_probability_is_softmax_over_label_tokens_only():
-    l1, l2 = torch.tensor([-0.2, -4.0]), torch.tensor([-1.7, -0.1])
-    expect = torch.softmax(torch.stack([l1, l2], -1), -1)[..., 0]
-    assert torch.allclose(label_probability(l1, l2), expect)
-    # renormalisation: mass on other tokens (a shift of both log-probs) does not change the label
-    assert torch.allclose(label_probability(l1 - 7.3, l2 - 7.3), expect)
-    assert math.isclose(float(label_probability(torch.tensor(math.log(0.6)), torch.tensor(math.log(0.2)))), 0.75, abs_tol=1e-6)
+    for l1, l2 in [(-0.2, -1.7), (-4.0, -0.1), (0.0, -800.0), (-800.0, 0.0)]:
+        expect = float(torch.softmax(torch.tensor([l1, l2], dtype=torch.float64), -1)[0])
+        assert math.isclose(label_probability(l1, l2), expect, rel_tol=1e-12, abs_tol=1e-300)
+        # renormalisation: mass on other tokens (a shift of both log-probs) does not change the label
+        assert math.isclose(label_probability(l1 - 7.3, l2 - 7.3), expect, rel_tol=1e-12, abs_tol=1e-300)
+    assert math.isclose(label_probability(math.log(0.6), math.log(0.2)), 0.75, abs_tol=1e-12)
+
+
+def test_label_probability_is_the_float64_sigmoid_bit_for_bit():
+    """Labels stay identical to the torch implementation this replaced (torch.sigmoid on float64 scalars)."""
+    import random
+
+    rng = random.Random(0)
+    pairs = [(-rng.expovariate(rng.choice([0.1, 1, 5])), -rng.expovariate(rng.choice([0.1, 1, 5]))) for _ in range(3000)]
+    for a, b in pairs:
+        want = float(torch.sigmoid(torch.tensor(a, dtype=torch.float64) - torch.tensor(b, dtype=torch.float64)))
+        assert label_probability(a, b) == want, (a, b)
 
 
 def test_debiased_preference_formula_and_swap_symmetry():
@@ -20,16 +32,17 @@ def test_debiased_preference_formula_and_swap_symmetry():
     assert torch.allclose(p, torch.tensor([0.5, 0.8, 0.3]))
     # swapping which response is "a" turns p into 1 - p
     assert torch.allclose(debiased_preference(p21, p12), 1 - p)
+    assert math.isclose(debiased_preference(0.9, 0.3), 0.8)
 
 
 def test_orders_agree_and_nan_propagation():
     # arguments are P(a) with a first and P(a) with a second
-    assert orders_agree(torch.tensor(0.8), torch.tensor(0.7))
-    assert not orders_agree(torch.tensor(0.8), torch.tensor(0.3))  # always says "1": position bias
-    assert not orders_agree(torch.tensor(0.5), torch.tensor(0.5))
-    nan = torch.tensor(float("nan"))
-    assert torch.isnan(label_probability(nan, torch.tensor(0.0)))
-    assert torch.isnan(debiased_preference(nan, torch.tensor(0.2)))
+    assert orders_agree(0.8, 0.7)
+    assert not orders_agree(0.8, 0.3)  # always says "1": position bias
+    assert not orders_agree(0.5, 0.5)
+    nan = float("nan")
+    assert math.isnan(label_probability(nan, 0.0))
+    assert math.isnan(debiased_preference(nan, 0.2))
 
 
 def test_expected_score_on_known_distribution():

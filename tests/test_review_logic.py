@@ -3,12 +3,12 @@ labels in the database, agreement with its interval and the labels needed for ±
 
 from __future__ import annotations
 
-import math
 import random
 import time
 
 import pytest
 
+from rlaif.core.prefs import agrees, confidence
 from rlaif.service.browse import PAGE, PairFilter, select
 from rlaif.service.reviews import ReviewStore, agreement, as_human_rows, needed_for_margin, report, sample_ids, wilson
 
@@ -17,11 +17,11 @@ def rows(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        p = rng.random() if i % 50 else math.nan
+        p = rng.random() if i % 50 else None
         out.append({"id": f"r{i}", "prompt": f"prompt {i}" + (" needle" if i % 1000 == 7 else ""),
                     "response_a": "a", "response_b": "b", "p_a": p, "human_label": float(rng.random() < 0.5),
-                    "consistent": None if p != p else rng.random() < 0.7, "principles": [["x", "y"][i % 2]],
-                    "error": None if p == p else "judge failed"})
+                    "consistent": None if p is None else rng.random() < 0.7, "principles": [["x", "y"][i % 2]],
+                    "error": None if p is not None else "judge failed"})
     return out
 
 
@@ -30,12 +30,12 @@ def test_filters_and_paging_match_a_brute_force_count_on_100k_rows():
     t = time.perf_counter()
     page, total = select(data, PairFilter(disagree=True, conf_min=0.5, principle="x", sort="-confidence", page=3))
     took = time.perf_counter() - t
-    want = [r for r in data if r["p_a"] == r["p_a"] and (r["p_a"] > 0.5) != (r["human_label"] > 0.5)
-            and abs(2 * r["p_a"] - 1) >= 0.5 and r["principles"] == ["x"]]
+    want = [r for r in data if agrees(r["p_a"], r["human_label"]) is False
+            and confidence(r["p_a"]) >= 0.5 and r["principles"] == ["x"]]
     assert total == len(want) and len(page) == PAGE
-    confs = [abs(2 * r["p_a"] - 1) for r in page]
+    confs = [confidence(r["p_a"]) for r in page]
     assert confs == sorted(confs, reverse=True)
-    assert confs[0] <= sorted((abs(2 * r["p_a"] - 1) for r in want), reverse=True)[2 * PAGE]
+    assert confs[0] <= sorted((confidence(r["p_a"]) for r in want), reverse=True)[2 * PAGE]
     assert select(data, PairFilter(errors=True))[1] == 2000
     assert select(data, PairFilter(inconsistent=True))[1] == sum(r["consistent"] is False for r in data)
     assert select(data, PairFilter(q="NEEDLE"))[1] == 100
@@ -55,11 +55,11 @@ def test_reviews_replace_only_the_reviewers_own_label(tmp_path):
 
 
 def test_agreement_interval_and_labels_needed():
-    job = [{"id": f"p{i}", "p_a": p} for i, p in enumerate([0.9, 0.2, 0.7, 0.5, float("nan"), 0.6])]
+    job = [{"id": f"p{i}", "p_a": p} for i, p in enumerate([0.9, 0.2, 0.7, 0.5, None, 0.6])]
     stats = agreement(job, {"p0": 1.0, "p1": 1.0, "p2": 1.0, "p3": 1.0, "p4": 0.0, "p5": 0.5, "gone": 1.0})
     assert (stats["reviewed"], stats["decided"], stats["agree"], stats["ties"]) == (6, 3, 2, 1)
     assert stats["agreement"] == pytest.approx(2 / 3) and stats["ci95"] == pytest.approx(list(wilson(2, 3)))
-    assert needed_for_margin(0.5) == 385 and needed_for_margin(0.9) == 139 and needed_for_margin(float("nan")) == 385
+    assert needed_for_margin(0.5) == 385 and needed_for_margin(0.9) == 139 and needed_for_margin(None) == 385
     lo, hi = wilson(80, 100)
     assert lo == pytest.approx(0.7111, abs=1e-4) and hi == pytest.approx(0.8666, abs=1e-4)
     one = agreement(job, {"p0": 1.0})  # one unanimous label: the interval still holds 1/2, so plan for it

@@ -68,9 +68,9 @@ def test_jeffreys_counts_and_interval_exact():
 def test_unparsable_answers_are_counted_never_a_tie():
     judge = SamplingJudge(lambda r1, r2, k: "I cannot decide" if r1 == "A" else "2")
     [row] = Labeler(judge, LabelerConfig(method="sample", sampling=SampledLabels(samples=4))).label([pair(0)])
-    assert math.isnan(row["p_a"]) and row["sample_counts"] == {"ab": [0, 0, 4], "ba": [0, 4, 0]}
+    assert row["p_a"] is None and row["sample_counts"] == {"ab": [0, 0, 4], "ba": [0, 4, 0]}
     assert row["error"] == "no label in any of 4 sampled answers (e.g. 'I cannot decide')"
-    assert math.isnan(row["p_a_ci95"][0])
+    assert row["p_a_ci95"] == [None, None]  # a missing value is None, in lists too
     assert judge.usage.extra == {"sampled_answers": 8, "unparsed_answers": 4}
 
 

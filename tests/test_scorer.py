@@ -7,9 +7,8 @@ import torch
 
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Usage
-from rlaif.core.prefs import expected_score
 from rlaif.integrations.trl import AsyncJudgeReward, JudgeReward
-from rlaif.labeling.scorer import SCORES, Scorer, reward_from_score, score_distribution
+from rlaif.labeling.scorer import SCORES, Scorer, expected_score, reward_from_score, score_distribution
 
 
 def test_expected_score_and_reward_mapping_by_hand():

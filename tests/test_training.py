@@ -74,7 +74,7 @@ def test_export_dpo_orients_and_filters():
     recs = [{"id": "1", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.8, "human_label": 0.0},
             {"id": "2", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.3, "human_label": 0.0},
             {"id": "3", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.55, "human_label": None},
-            {"id": "4", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": float("nan"), "human_label": 1.0},
+            {"id": "4", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": None, "human_label": 1.0},
             {"id": "5", "prompt": "p", "response_a": "A", "response_b": "B", "p_a": 0.5, "human_label": 1.0}]
     rows = export_rows(recs, min_confidence=0.2)
     assert [(r["id"], r["chosen"], r["rejected"]) for r in rows] == [

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rlaif.core.prefs import agrees
+
 from conftest import write_jsonl
 from servers import RlaifServer, add_key
 from test_integrity import pairs as scripted_pairs
@@ -57,8 +59,7 @@ class Tab:
 
 
 def _disagrees(r) -> bool:
-    p, h = r["p_a"], r["human_label"]
-    return p is not None and h in (0.0, 1.0) and p != 0.5 and (p > 0.5) != (h > 0.5)
+    return agrees(r["p_a"], r["human_label"]) is False
 
 
 def test_review_ui_end_to_end(browser, tmp_path, hh_rows):
@@ -138,8 +139,9 @@ def test_review_ui_end_to_end(browser, tmp_path, hh_rows):
                                  f"document.querySelector('#pair').dataset.id !== {json.dumps(pid)}")
             given[pid] = {"1": 1.0, "2": 0.0, "0": 0.5}[key]
         by_id = {r["id"]: r for r in result}
-        decided = [(by_id[i]["p_a"], h) for i, h in given.items() if h != 0.5 and by_id[i]["p_a"] != 0.5]
-        agree = sum((p > 0.5) == (h > 0.5) for p, h in decided)
+        verdicts = [agrees(by_id[i]["p_a"], h) for i, h in given.items()]
+        decided = [v for v in verdicts if v is not None]
+        agree = sum(decided)
         assert pg.inner_text("#decided") == str(len(decided)) == "4"
         assert pg.inner_text("#agreement") == f"{100 * agree / len(decided):.1f}%"
         t.shot("review")

@@ -1,4 +1,4 @@
-"""The one error type the CLI turns into a one-line message."""
+"""The one error type the CLI turns into a one-line message, and the one way a validation error becomes one."""
 
 
 class RlaifError(Exception):
@@ -13,3 +13,11 @@ def where(path: object, row: int | None = None, field: str | None = None) -> str
     if field is not None:
         loc += f" field '{field}'"
     return loc
+
+
+def first_error(errors: list[dict]) -> tuple[str, str]:
+    """(where, what) of the first of pydantic's validation ``errors`` (``ValidationError.errors()``): the
+    location dotted ("principles.0.name", "" for the model itself) and the message without pydantic's
+    "Value error, " prefix. The one way a bad value becomes one line (CLI, files, HTTP settings)."""
+    err = errors[0] if errors else {"loc": (), "msg": "invalid"}
+    return ".".join(str(x) for x in err.get("loc", ())), str(err.get("msg", "invalid")).removeprefix("Value error, ")

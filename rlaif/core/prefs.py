@@ -1,33 +1,40 @@
-"""Preference math: tensor-in/tensor-out, NaN-propagating.
+"""Preference math on plain floats (or arrays, where the operators allow), NaN-propagating; no torch.
 
 References: Lee et al. 2023, "RLAIF" (arXiv 2309.00267), §2.1 (soft labels from label-token
 log-probabilities, averaged over both orders to remove position bias) and §2.2.2 (direct RLAIF:
-expected score from score-token probabilities).
+expected score from score-token probabilities, ``rlaif.labeling.scorer.expected_score``).
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
-from torch import Tensor
+from rlaif.core.records import is_missing
 
 
-def label_probability(logp_1: Tensor, logp_2: Tensor) -> Tensor:
+def sigmoid(x: float) -> float:
+    """1 / (1 + exp(-x)), the float64 logistic function (bit for bit what torch.sigmoid gives a float64 scalar)."""
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:  # exp of more than ~709: 0 in float64
+        return 0.0
+
+
+def label_probability(logp_1: float, logp_2: float) -> float:
     """P(label "1") renormalised over the two label tokens only.
 
     RLAIF §2.1: softmax over the label-token log-probs, p_1 = exp(l_1) / (exp(l_1) + exp(l_2)),
-    which equals sigmoid(l_1 - l_2). Shapes: (...,), (...,) -> (...,). A NaN input gives NaN.
+    which equals sigmoid(l_1 - l_2). A NaN input gives NaN.
     """
-    return torch.sigmoid(logp_1 - logp_2)
+    return sigmoid(logp_1 - logp_2)
 
 
-def debiased_preference(p_first: Tensor, p_swapped: Tensor) -> Tensor:
+def debiased_preference(p_first, p_swapped):
     """P(A preferred) averaged over both presentation orders.
 
     ``p_first`` = P(label "1") with A in slot 1; ``p_swapped`` = P(label "1") with B in slot 1.
     p = (p_first + 1 - p_swapped) / 2  (RLAIF §2.1, "Addressing position bias").
-    Shapes: (...,), (...,) -> (...,).
+    Floats, or arrays of one shape (numpy, torch): the formula is arithmetic only.
     """
     return (p_first + (1.0 - p_swapped)) / 2.0
 
@@ -36,7 +43,7 @@ def orders_agree(p_a_first, p_a_second):
     """Whether both presentation orders pick the same response: both > 1/2 or both < 1/2.
 
     ``p_a_first`` = P(a preferred) with a in slot 1, ``p_a_second`` = P(a preferred) with a in slot 2
-    (torch tensors or numpy arrays of one shape -> bool of that shape). **The tie rule**, the one
+    (floats, or numpy arrays of one shape -> bool of that shape). **The tie rule**, the one
     used everywhere (the label file's ``consistent``, the compare report's order disagreement): an
     order at exactly 1/2 picks neither response, so a pair with a tie in either order does not agree.
     NaN compares false, so it never agrees either; mask it first where it should count as unknown.
@@ -48,28 +55,30 @@ def consistency(p_a_first: float, p_a_second: float) -> bool | None:
     """``orders_agree`` for one pair, or None when either order has no probability (NaN)."""
     if math.isnan(p_a_first) or math.isnan(p_a_second):
         return None
-    return bool(orders_agree(torch.tensor(p_a_first), torch.tensor(p_a_second)))
+    return bool(orders_agree(p_a_first, p_a_second))
+
+
+def hits(p, human):
+    """Whether the AI's soft label ``p`` = P(a preferred) picks the response a human picked (``human`` 1 = a,
+    0 = b) as a score: 1 it does, 0 it does not, 1/2 when ``p`` is exactly 1/2 (it picks neither). Floats or
+    numpy arrays of one shape: ``metrics.accuracy`` is its mean, ``agrees`` its verdict for one pair."""
+    hit = (p > 0.5) == (human > 0.5)
+    return hit + (p == 0.5) * (0.5 - hit)
 
 
 def agrees(p: float | None, human: float | None) -> bool | None:
     """Whether the AI's soft label ``p`` = P(a preferred) picks the response a human picked (``human`` 1 = a,
     0 = b): **the one rule** for "the AI agrees with the human" (the review figures, the pair browser's
-    filter, the reviewers' report; ``metrics.accuracy`` is its vectorised form, ties scoring 1/2). None
-    when either side picks neither: p unknown (None / NaN) or exactly 1/2, or a human tie (0.5) or no label.
+    filter, the reviewers' report, ``dpo``'s ``human_agrees``; ``metrics.accuracy`` is the mean of ``hits``,
+    ties scoring 1/2). None when either side picks neither: p missing or exactly 1/2, or a human tie (0.5)
+    or no label.
     """
-    if p is None or p != p or p == 0.5 or human not in (0.0, 1.0):
+    if is_missing(p) or p == 0.5 or human not in (0.0, 1.0):
         return None
-    return (p > 0.5) == (human > 0.5)
+    return hits(p, human) == 1
 
 
-def expected_score(logp: Tensor, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Expected score under the score-token distribution renormalised over the valid scores.
-
-    RLAIF §2.2.2: s(y|x) = Σ_i i · P(i | x, y). ``logp``: (..., K) log-probs of the K scores (any
-    normalisation; NaN where unknown), ``scores``: (K,) score values.
-    Returns (probs (..., K), expected (...,), entropy in nats (...,)).
-    """
-    probs = torch.softmax(logp, dim=-1)
-    expected = (probs * scores).sum(-1)
-    entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
-    return probs, expected, entropy
+def confidence(p):
+    """How sure a soft label is: |2p - 1| (0 for a coin flip, 1 for certainty); None when ``p`` is missing.
+    A float or a numpy array."""
+    return None if p is None else abs(2 * p - 1)

@@ -15,11 +15,11 @@ messages), or ``messages``; candidate rows (``prompt, responses``) become pairs 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from typing import Any
 
+from rlaif.core.records import is_missing
 from rlaif.core.text import flatten_messages
 from rlaif.core.text import is_messages as _is_messages
 
@@ -27,7 +27,7 @@ _TURN = re.compile(r"\n\n(Human|Assistant):")
 
 
 def text_field(value: Any, loc: str, fname: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         raise ValueError(f"{loc} field '{fname}' is missing")
     if not isinstance(value, str):
         raise ValueError(f"{loc} field '{fname}' must be a string, got {type(value).__name__}")
@@ -52,7 +52,7 @@ def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tup
 
 
 def parse_human_label(value: Any, loc: str) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return None
     mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
     if isinstance(value, str) and value.strip().lower() in mapping:
@@ -70,8 +70,7 @@ def parse_human_label(value: Any, loc: str) -> float | None:
 def row_id(row: dict[str, Any], index: int) -> str:
     """The row's ``id`` column as a string, or "row-N" (0-based position in the source) when absent."""
     rid = row.get("id")
-    missing = rid is None or (isinstance(rid, float) and math.isnan(rid))
-    return f"row-{index}" if missing else str(rid)
+    return f"row-{index}" if is_missing(rid) else str(rid)
 
 
 def _prompt(value: Any, loc: str) -> str:

@@ -1,10 +1,11 @@
-"""rlaif's own record files (.jsonl and .parquet): the JSONL line reader, strict-JSON lines, atomic
-writes, and reading records back with schema and repeated-id checks."""
+"""rlaif's own record files (.jsonl and .parquet), the codec at the I/O boundary: the JSONL line reader,
+strict-JSON lines, atomic writes, and reading records back with schema and repeated-id checks. Records come
+out with a missing value as None (``rlaif.core.records.settle``) and go in with the bytes rlaif always wrote
+(``disk_form``)."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from rlaif.core.errors import RlaifError, where
+from rlaif.core.records import disk_form, settle
 from rlaif.data.jsonstrict import problem
 
 
@@ -47,16 +49,8 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, str, bytes, dict[str, Any] | E
             yield lineno, loc, raw, obj
 
 
-def strict_json(rec: dict[str, Any]) -> dict[str, Any]:
-    """The record with NaN as None (strict JSON has no NaN), in lists too."""
-    def fix(v: Any) -> Any:
-        if isinstance(v, float) and math.isnan(v):
-            return None
-        if isinstance(v, list):
-            return [fix(x) for x in v]
-        return v
-
-    return {k: fix(v) for k, v in rec.items()}
+# a record as strict JSON wants it (no NaN): the records' one missing-value convention, None
+strict_json = settle
 
 
 def to_json_line(rec: dict[str, Any]) -> str:
@@ -102,7 +96,7 @@ def write_atomic(path: str | Path, records: list[dict[str, Any]], columns: Itera
             import pandas as pd
 
             cols = list(columns) if columns is not None and not records else None
-            pd.DataFrame.from_records(records, columns=cols).to_parquet(tmp, index=False)
+            pd.DataFrame.from_records([disk_form(r) for r in records], columns=cols).to_parquet(tmp, index=False)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(to_json_line(r) for r in records)
@@ -134,7 +128,7 @@ def _read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] | None = None,
                  unique_ids: bool = False) -> list[dict[str, Any]]:
-    """Read records written by rlaif (.jsonl or .parquet); nulls in p_* become NaN.
+    """Read records written by rlaif (.jsonl or .parquet), with a missing value as None (``settle``).
 
     ``check(record, where)`` (e.g. ``schema.check_label_record``) validates each row; a bad row
     raises RlaifError naming the file, row and field. With ``unique_ids`` a repeated ``id`` is an
@@ -146,9 +140,7 @@ def read_records(path: str | Path, check: Callable[[dict[str, Any], str], None] 
     rows = []
     first: dict[Any, str] = {}
     for loc, r in _read_rows(path):
-        for k in ("p_a", "p_a_first", "p_a_second"):
-            if k in r and r[k] is None:
-                r[k] = float("nan")
+        r = settle(r)
         if check is not None:
             try:
                 check(r, loc)

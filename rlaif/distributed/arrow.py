@@ -1,5 +1,6 @@
 """Records as Arrow tables with one fixed type per known field, so that every batch and every shard of a
-job has the same schema (an all-null or empty-list column would otherwise get a type of its own)."""
+job has the same schema (an all-null or empty-list column would otherwise get a type of its own); the Arrow
+side of the record codec (``rlaif.data.records``)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from typing import Any
 
 import pyarrow as pa
 
-_STR, _F64, _BOOL = pa.string(), pa.float64(), pa.bool_()
-TYPES: dict[str, pa.DataType] = {
-    "id": _STR, "prompt": _STR, "response_a": _STR, "response_b": _STR, "response": _STR, "human_label": _F64,
-    "p_a": _F64, "p_a_first": _F64, "p_a_second": _F64, "consistent": _BOOL, "p_a_principles": pa.list_(_F64),
-    "principles": pa.list_(_STR), "rationales": pa.list_(_STR), "truncated": _BOOL, "error": _STR,
-    "judge": _STR, "constitution": _STR, "template": _STR, "config_hash": _STR,
-    "score": _F64, "reward": _F64, "probs": pa.list_(_F64), "entropy": _F64,
-    "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)])),
-}
+from rlaif.core.records import disk_form, field_types, optional_fields, settle
+
+_STR, _F64 = pa.string(), pa.float64()
+_NAMED = {"string": _STR, "float64": _F64, "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
+          "list<string>": pa.list_(_STR), "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)]))}
+# field name -> Arrow type, from the record types' ``arrow`` metadata
+TYPES: dict[str, pa.DataType] = {name: _NAMED[t] for name, t in field_types().items()}
 
 
 def _column(name: str, values: list[Any]) -> pa.Array:
@@ -26,9 +25,13 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 def to_table(records: list[dict[str, Any]]) -> pa.Table:
     """The records as a table, columns in the first record's key order, known fields typed by ``TYPES``."""
     names = list(records[0]) if records else ["id"]
-    return pa.table({n: _column(n, [r.get(n) for r in records]) for n in names})
+    rows = [disk_form(r) for r in records]
+    return pa.table({n: _column(n, [r.get(n) for r in rows]) for n in names})
 
 
 def from_table(table: pa.Table) -> list[dict[str, Any]]:
-    """The table's rows as record dicts (null as None, NaN as NaN: both survive the round trip)."""
-    return table.to_pylist()
+    """The table's rows as record dicts, a missing value (NaN or null) as None (``settle``); a null in an optional
+    field (``p_a_raw``, ``group``, ...) is a row that lacked the field, so its record lacks it too (and writes back
+    as the same null, where a missing value is NaN: see ``disk_form``)."""
+    optional = optional_fields()
+    return [settle({k: v for k, v in r.items() if v is not None or k not in optional}) for r in table.to_pylist()]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from rlaif.core.exact import binom_two_sided, mcnemar_exact
+from rlaif.core.prefs import hits
 from rlaif.evaluation import metrics as M
 
 ALPHA = 0.01  # the report says "bias" below this p-value (a planted bias must clear it; see tests/test_audit.py)
@@ -83,7 +84,7 @@ def sensitivity_audit(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, *, n_boot
     h = np.isin(y, (0.0, 1.0))
     pa, pb, yh = p_a[h], p_b[h], y[h]
     delta = lambda a, b, t: M.accuracy(a, t) - M.accuracy(b, t) if len(t) else float("nan")  # noqa: E731
-    right_a, right_b = (pa > 0.5) == (yh > 0.5), (pb > 0.5) == (yh > 0.5)
+    right_a, right_b = hits(pa, yh) == 1, hits(pb, yh) == 1  # the one "agrees with the human" rule
     only_a = int((right_a & ~right_b & (pa != 0.5) & (pb != 0.5)).sum())
     only_b = int((right_b & ~right_a & (pa != 0.5) & (pb != 0.5)).sum())
     return {

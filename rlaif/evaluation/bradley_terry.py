@@ -56,8 +56,8 @@ def fit(n: int, comparisons: Sequence[tuple[int, int, float]], l2: float = 1e-2,
     return s, log_likelihood(s, comparisons)
 
 
-def ranks(scores: Sequence[float], tie: float = 1e-9) -> list[int]:
+def ranks(scores: Sequence[float | None], tie: float = 1e-9) -> list[int]:
     """Rank of each candidate, 1 = highest score; scores within ``tie`` of each other share the better
-    rank (a fit gives equal candidates equal scores only up to rounding); NaN ranks last."""
-    vals = [(-v if v == v else float("inf")) for v in scores]
+    rank (a fit gives equal candidates equal scores only up to rounding); a missing score (None) ranks last."""
+    vals = [(float("inf") if v is None else -v) for v in scores]
     return [1 + sum(1 for u in vals if u < v - tie) for v in vals]

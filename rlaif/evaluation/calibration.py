@@ -66,8 +66,7 @@ def fit(p: np.ndarray, y: np.ndarray, with_bias: bool = False) -> tuple[float, f
 def fit_and_evaluate(records: list[dict[str, Any]], fit_fraction: float = 0.5, seed: int = 0,
                      with_bias: bool = False) -> tuple[Calibration, dict[str, Any]]:
     """Split labelled human rows at random, fit on one part, report metrics before/after on the other."""
-    rows = [r for r in records if r.get("human_label") in (0, 1) and r.get("p_a") == r.get("p_a")
-            and r.get("p_a") is not None]
+    rows = [r for r in records if r.get("human_label") in (0, 1) and r.get("p_a") is not None]
     if len(rows) < 10:
         raise RlaifError(f"calibration needs at least 10 labelled rows with human labels, got {len(rows)}")
     rng = np.random.default_rng(seed)

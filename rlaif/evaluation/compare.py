@@ -37,8 +37,13 @@ def join_human(records: list[dict[str, Any]], human_path: str | Path | None) -> 
     return [{**r, "human_label": labels.get(str(r["id"]))} for r in records]
 
 
+def _floats(values: list[Any]) -> np.ndarray:
+    """Record values as an array for arithmetic: a missing value (None) as NaN."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
 def _arr(rows: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
+    return _floats([r.get(key) for r in rows])
 
 
 def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0,
@@ -93,18 +98,14 @@ def sensitivity(records: list[dict[str, Any]], other: list[dict[str, Any]], **kw
     human label is A's, else B's."""
     by_id = {str(r["id"]): r for r in other}
     both = [(r, by_id[str(r["id"])]) for r in records if str(r["id"]) in by_id]
-    both = [(a, b) for a, b in both if _finite(a.get("p_a")) and _finite(b.get("p_a"))]
+    both = [(a, b) for a, b in both if a.get("p_a") is not None and b.get("p_a") is not None]
     if not both:
         raise RlaifError("--against: no pair id is labelled in both files")
     h = [a.get("human_label") if a.get("human_label") is not None else b.get("human_label") for a, b in both]
     res = A.sensitivity_audit(np.array([float(a["p_a"]) for a, _ in both]), np.array([float(b["p_a"]) for _, b in both]),
-                              np.array([np.nan if v is None else float(v) for v in h]), **kw)
+                              _floats(h), **kw)
     return {**res, "only_in_a": len(records) - len(both), "judge_b": sorted({str(b.get("judge")) for _, b in both}),
             "template_b": sorted({str(b.get("template")) for _, b in both})}
-
-
-def _finite(x: Any) -> bool:
-    return x is not None and not math.isnan(float(x))
 
 
 def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:

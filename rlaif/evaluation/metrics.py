@@ -11,13 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-from rlaif.core.prefs import orders_agree
+from rlaif.core.prefs import confidence, hits, orders_agree
 from rlaif.evaluation.interrater import cohen_kappa as cohen_kappa_nominal
 
 
 def accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    """Mean agreement of the AI's hard label with y; ties score 1/2. Shapes (n,), (n,) -> scalar."""
-    hit = np.where(p == 0.5, 0.5, ((p > 0.5) == (y > 0.5)).astype(float))
+    """Mean agreement of the AI's hard label with y (``core.prefs.hits``); ties score 1/2. Shapes (n,), (n,) -> scalar."""
+    hit = hits(p, y)
     return float(hit.mean()) if len(hit) else float("nan")
 
 
@@ -76,7 +76,7 @@ def ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
 
 def by_confidence(p: np.ndarray, y: np.ndarray, edges=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> list[dict[str, float]]:
     """Accuracy per bucket of confidence c = |2p - 1| (0 = undecided, 1 = certain)."""
-    c = np.abs(2 * p - 1)
+    c = confidence(p)
     out = []
     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         m = (c >= lo) & ((c < hi) if i < len(edges) - 2 else (c <= hi))

@@ -3,10 +3,10 @@ expected 1-10 scores (direct RLAIF), and how often the two agree on the best res
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from rlaif.core.errors import RlaifError
+from rlaif.core.records import settle
 from rlaif.evaluation.bradley_terry import fit, ranks
 
 
@@ -44,14 +44,14 @@ def bradley_terry_groups(labels: Sequence[dict[str, Any]], source: str = "labels
         _slots(groups, r, int(r["candidate_a"]), r["response_a"])
         _slots(groups, r, int(r["candidate_b"]), r["response_b"])
         p = r.get("p_a")
-        if p is not None and not math.isnan(p):
+        if p is not None:
             groups[r["group"]].setdefault("comparisons", []).append((int(r["candidate_a"]), int(r["candidate_b"]), p))
     for g in groups.values():
         g["responses"] = _fill(g["responses"])
         comps = g.pop("comparisons", [])
         scores, ll = fit(len(g["responses"]), comps, l2=l2)
         seen = {c[0] for c in comps} | {c[1] for c in comps}
-        g["bt_scores"] = [float(s) if i in seen else math.nan for i, s in enumerate(scores)]
+        g["bt_scores"] = [float(s) if i in seen else None for i, s in enumerate(scores)]
         g["bt_log_likelihood"], g["pairs_used"] = ll, len(comps)
     return groups
 
@@ -64,15 +64,15 @@ def score_groups(scores: Sequence[dict[str, Any]], source: str = "scores") -> di
         _need(r, ("group", "candidate"), source, k, "score candidate rows with 'rlaif score'")
         _slots(groups, r, int(r["candidate"]), r["response"])
         v = r.get("score")
-        values.setdefault(r["group"], {})[int(r["candidate"])] = math.nan if v is None else float(v)
+        values.setdefault(r["group"], {})[int(r["candidate"])] = None if v is None else float(v)
     for gid, g in groups.items():
         g["responses"] = _fill(g["responses"])
-        g["judge_scores"] = [values[gid].get(i, math.nan) for i in range(len(g["responses"]))]
+        g["judge_scores"] = [values[gid].get(i) for i in range(len(g["responses"]))]
     return groups
 
 
-def _best(values: Sequence[float]) -> int | None:
-    known = [(v, i) for i, v in enumerate(values) if v == v]
+def _best(values: Sequence[float | None]) -> int | None:
+    known = [(v, i) for i, v in enumerate(values) if v is not None]
     return max(known)[1] if known else None
 
 
@@ -96,11 +96,11 @@ def ranked_records(labels: Sequence[dict] | None, scores: Sequence[dict] | None,
         primary = b.get("bt_scores") if by == "bt" else s.get("judge_scores")
         if primary is None:
             continue  # a group that only the other file has
-        out.append({"id": gid, "prompt": base["prompt"], "messages": base["messages"], "responses": base["responses"],
+        out.append(settle({"id": gid, "prompt": base["prompt"], "messages": base["messages"], "responses": base["responses"],
                     "ranked_by": by, "scores": primary, "ranks": ranks(primary), "bt_scores": b.get("bt_scores"),
                     "bt_log_likelihood": b.get("bt_log_likelihood"), "pairs_used": b.get("pairs_used"),
                     "judge_scores": s.get("judge_scores"), "config_hash": hashes["labels" if by == "bt" else "scores"],
-                    **provenance})
+                    **provenance}))
     return out
 
 

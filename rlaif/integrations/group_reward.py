@@ -87,11 +87,11 @@ def fit_group(plan: GroupPlan, labels: Sequence[dict[str, Any]], l2: float = 1e-
     per response (None for an empty one, or one in no usable pair; 0 when the group has one distinct
     response), ``ranks`` (1 = best; None where no score), ``log_likelihood``, ``pairs_used``."""
     comps = [(i, j, lab["p_a"]) for (i, j), lab in zip(plan.pairs, labels)
-             if lab.get("p_a") is not None and not math.isnan(lab["p_a"])]
+             if lab.get("p_a") is not None]
     s, ll = fit(len(plan.first_row), comps, l2=l2)
     scored = {c for i, j, _ in comps for c in (i, j)} if len(plan.first_row) > 1 else set(range(len(plan.first_row)))
     scores = [float(s[c]) if c is not None and c in scored else None for c in plan.candidate]
-    order = ranks([math.nan if v is None else v for v in scores])
+    order = ranks(scores)
     return {"scores": scores, "ranks": [r if v is not None else None for r, v in zip(order, scores)],
             "log_likelihood": ll, "pairs_used": len(comps)}
 

@@ -11,7 +11,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Protocol, Sequence
 
 from rlaif.core.text import Messages
 
@@ -94,7 +94,6 @@ def metered() -> Iterator[Usage]:
         _METER.reset(token)
 
 
-@runtime_checkable
 class JudgeBackend(Protocol):
     """A judge model.
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rlaif.core.errors import RlaifError
+from rlaif.core.errors import RlaifError, first_error
 
 _PKG = Path(__file__).resolve().parents[1]  # the rlaif package folder
 M = TypeVar("M", bound=BaseModel)
@@ -67,8 +67,8 @@ def validate(model: type[M], data: dict[str, Any], path: Path) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise RlaifError(f"{path}: field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}") from None
+        loc, msg = first_error(e.errors())
+        raise RlaifError(f"{path}: field '{loc}': {msg}") from None
 
 
 def check_placeholders(text: str, path: Path, expected: frozenset[str]) -> None:

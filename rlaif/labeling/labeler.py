@@ -14,6 +14,7 @@ from rlaif.labeling.constitutions import Constitution, Principle, load_constitut
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
 from rlaif.core.prefs import consistency, debiased_preference, label_probability
+from rlaif.core.records import settle
 from rlaif.core.schema import INVALID_INPUT, label_record
 from rlaif.labeling.answers import read_label
 from rlaif.labeling.provenance import fingerprint, judged_by
@@ -127,9 +128,7 @@ class Labeler:
         for res in self.judge.label_logprobs(prompts, list(labels)):
             lp = res.logprobs
             if labels[0] in lp and labels[1] in lp:
-                p = label_probability(torch.tensor(lp[labels[0]], dtype=torch.float64),
-                                      torch.tensor(lp[labels[1]], dtype=torch.float64))
-                out.append((float(p), None))
+                out.append((label_probability(float(lp[labels[0]]), float(lp[labels[1]])), None))
             else:
                 missing = [x for x in labels if x not in lp]
                 out.append((math.nan, f"label token(s) {missing} not returned by the judge "
@@ -176,7 +175,7 @@ class Labeler:
         for ri, by_order in probs.items():
             self._combine(out[ri], by_order)
             out[ri].update(extra.get(ri, {}))
-        return out
+        return [settle(r) for r in out]  # NaN from the arithmetic -> None
 
     def _plan(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, int, str, Messages]]]:
         """A blank label record per pair, and the prompts to ask: (record index, principle index, order, messages)."""

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rlaif.labeling.constitutions import Constitution, load_constitution
 from rlaif.core.errors import RlaifError
 from rlaif.judges.base import JudgeBackend, Messages
-from rlaif.core.prefs import expected_score
 from rlaif.labeling.provenance import fingerprint, judged_by
 from rlaif.labeling.prompts import ScoreTemplate, cut_left, load_score_template
+from rlaif.core.records import ScoreRecord, blank
 from rlaif.core.schema import INVALID_INPUT, score_record
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
@@ -46,6 +46,19 @@ def score_distribution(first: torch.Tensor, ten_token: torch.Tensor, after_one: 
     mass[:, 1:9] = first[:, 1:]
     mass[:, 9] = ten_token + p1 * after_one[:, 0]
     return mass
+
+
+def expected_score(logp: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Expected score under the score-token distribution renormalised over the valid scores.
+
+    RLAIF §2.2.2: s(y|x) = Σ_i i · P(i | x, y). ``logp``: (..., K) log-probs of the K scores (any
+    normalisation; NaN where unknown), ``scores``: (K,) score values.
+    Returns (probs (..., K), expected (...,), entropy in nats (...,)).
+    """
+    probs = torch.softmax(logp, dim=-1)
+    expected = (probs * scores).sum(-1)
+    entropy = -(probs * torch.log(probs.clamp_min(1e-30))).sum(-1)
+    return probs, expected, entropy
 
 
 def reward_from_score(s: torch.Tensor) -> torch.Tensor:
@@ -137,8 +150,7 @@ class Scorer:
     def score(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Score (prompt, response) pairs. Each result has score, reward, probs (10), entropy,
         truncated and error; score/reward are None (with error) when the judge gave no score token."""
-        out: list[dict[str, Any]] = [{"score": None, "reward": None, "probs": None, "entropy": None,
-                                      "truncated": False, "error": None} for _ in items]
+        out: list[dict[str, Any]] = [blank(ScoreRecord) for _ in items]
         todo, prompts = [], []
         for i, (prompt, response) in enumerate(items):
             if not str(response).strip():

@@ -3,7 +3,6 @@ sorted and paged by pure functions (so a 100k-row job sends one page, never the 
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from rlaif.core.prefs import agrees
+from rlaif.core.prefs import agrees, confidence
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import read_records
 from rlaif.evaluation.interrater import differ
@@ -36,13 +35,9 @@ class PairFilter(BaseModel):
     page: int = Field(1, ge=1, description="Page number, 1-based.")
 
 
-def confidence(p: float | None) -> float:
-    return math.nan if p is None or p != p else abs(2 * p - 1)
-
-
 def _keep(r: dict[str, Any], f: PairFilter, q: str, reviews: Mapping[str, float]) -> bool:
     p = r.get("p_a")
-    labelled = p is not None and p == p
+    labelled = p is not None
     if f.errors and labelled and not r.get("error"):
         return False
     if f.disagree and agrees(p, r.get("human_label")) is not False:
@@ -68,7 +63,7 @@ def select(rows: Sequence[dict[str, Any]], f: PairFilter,
     hits = [r for r in rows if _keep(r, f, q, reviews.get(r["id"], {}))]
     if f.sort:
         sign = -1 if f.sort.startswith("-") else 1
-        hits.sort(key=lambda r: (math.isnan(confidence(r.get("p_a"))), sign * (confidence(r.get("p_a")) or 0)))
+        hits.sort(key=lambda r: (r.get("p_a") is None, sign * (confidence(r.get("p_a")) or 0)))
     start = (f.page - 1) * PAGE
     return hits[start:start + PAGE], len(hits)
 

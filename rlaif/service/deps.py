@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
 
 from rlaif.core.batcher import Batcher
-from rlaif.core.errors import RlaifError
+from rlaif.core.errors import RlaifError, first_error
 from rlaif.jobs.kinds import JobKind
 from rlaif.jobs.spec import RunOptions
 from rlaif.judges.base import JudgeBackend
@@ -100,8 +100,8 @@ def _settings(model, settings: dict[str, Any]):
     try:
         return model(**settings)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise HTTPException(422, f"settings.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        loc, msg = first_error(e.errors())
+        raise HTTPException(422, f"settings.{loc}: {msg}") from None
     except TypeError as e:
         raise HTTPException(422, f"settings: {e}") from None
 

@@ -3,7 +3,6 @@ bounded set of labels), batch sizes, queue depth, rows labelled or scored, judge
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -37,7 +36,7 @@ class Metrics:
     def rows(self, kind: JobKind, records: list[dict[str, Any]]) -> None:
         for rec in records:
             v = rec.get(kind.value_field)
-            ok = v is not None and not (isinstance(v, float) and math.isnan(v))
+            ok = v is not None
             self.rows_total.labels(kind.name, "ok" if ok else "unlabelled").inc()
 
     def render(self) -> bytes:

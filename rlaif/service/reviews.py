@@ -57,10 +57,10 @@ def sample_ids(ids: Sequence[str], n: int, seed: int = 0) -> list[str]:
     return random.Random(digest).sample(list(ids), min(n, len(ids)))
 
 
-def needed_for_margin(p: float, margin: float = 0.05, z: float = 1.96) -> int:
+def needed_for_margin(p: float | None, margin: float = 0.05, z: float = 1.96) -> int:
     """Labels needed for a ±``margin`` 95% interval on an agreement rate near ``p`` (normal approximation,
-    n = z² p (1 − p) / margin²; p = 0.5 when nothing is known yet: 385)."""
-    p = 0.5 if p != p else p
+    n = z² p (1 − p) / margin²; p = None (nothing known yet) counts as 0.5: 385)."""
+    p = 0.5 if p is None else p
     return math.ceil(z * z * max(p * (1 - p), 1e-4) / (margin * margin))
 
 
@@ -85,7 +85,7 @@ def agreement(rows: Sequence[dict[str, Any]], reviews: Mapping[str, float] | Ite
     rate, ci = (k / n if n else math.nan), wilson(k, n)
     # plan with the rate in the interval closest to 1/2 (the most labels): a few unanimous labels say
     # little, and p(1 - p) at their rate of 1.0 would claim a handful of labels suffice
-    plan = math.nan if not n else min(max(0.5, ci[0]), ci[1])
+    plan = None if not n else min(max(0.5, ci[0]), ci[1])
     return {"reviewed": len(pairs), "decided": n, "ties": sum(1 for _, h in pairs if h == 0.5), "agree": k,
             "agreement": rate, "ci95": list(ci), "needed_for_5pct": needed_for_margin(plan)}
 

@@ -3,7 +3,6 @@ per-example soft target (``rlaif.training.losses.soft_dpo_loss``), or plain DPO 
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -14,7 +13,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
-from rlaif.core.prefs import agrees
+from rlaif.core.prefs import agrees, confidence, sigmoid
 from rlaif.training.conversations import dpo_row, prompt_response_ids, row_parts, trl_row
 from rlaif.training.losses import soft_dpo_loss
 
@@ -31,7 +30,7 @@ def export_rows(records: Sequence[dict[str, Any]], min_confidence: float = 0.0) 
     out = []
     for r in records:
         p = r.get("p_a")
-        if p is None or (isinstance(p, float) and math.isnan(p)) or p == 0.5 or abs(2 * p - 1) < min_confidence:
+        if p is None or p == 0.5 or confidence(p) < min_confidence:
             continue
         a_wins = p > 0.5
         chosen, rejected = (r["response_a"], r["response_b"]) if a_wins else (r["response_b"], r["response_a"])
@@ -47,9 +46,9 @@ STRATEGIES = ("best-worst", "best-vs-rest", "all-pairs")
 
 def ranked_pairs(scores: Sequence[float], strategy: str) -> list[tuple[int, int]]:
     """(chosen, rejected) candidate indices of one ranked prompt: best-worst (one pair), best-vs-rest (n-1),
-    all-pairs (every pair with different scores, the higher one chosen). Unscored (NaN) candidates and
+    all-pairs (every pair with different scores, the higher one chosen). Unscored (None) candidates and
     tied scores give no pair."""
-    order = sorted((i for i, v in enumerate(scores) if v == v), key=lambda i: -scores[i])
+    order = sorted((i for i, v in enumerate(scores) if v is not None), key=lambda i: -scores[i])
     if len(order) < 2:
         return []
     if strategy == "best-worst":
@@ -74,7 +73,7 @@ def export_ranked_rows(ranked: Sequence[dict[str, Any]], strategy: str = "best-w
             margin = scores[i] - scores[j]
             if margin < min_margin or resp[i] is None or resp[j] is None or resp[i].strip() == resp[j].strip():
                 continue
-            out.append({**dpo_row(r, resp[i], resp[j]), "p_chosen": 1.0 / (1.0 + math.exp(-margin)), "id": f"{r['id']}:{i}>{j}",
+            out.append({**dpo_row(r, resp[i], resp[j]), "p_chosen": sigmoid(margin), "id": f"{r['id']}:{i}>{j}",
                         "judge": r.get("judge"), "constitution": r.get("constitution"), "template": r.get("template"),
                         "human_agrees": None, "margin": margin})
     return out

@@ -4,7 +4,6 @@ with the soft Bradley-Terry loss (``rlaif.training.losses.soft_bt_loss``) throug
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field
 from transformers import Trainer
 
 from rlaif.core.errors import RlaifError
+from rlaif.core.prefs import confidence
 from rlaif.core.text import as_text, policy_text
 from rlaif.training.losses import soft_bt_loss
 
@@ -36,9 +36,7 @@ def training_pairs(records: Sequence[dict[str, Any]], source: str, min_confidenc
     out = []
     for r in records:
         p = r.get("p_a") if source == "ai" else r.get("human_label")
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            continue
-        if source == "ai" and abs(2 * p - 1) < min_confidence:
+        if p is None or (source == "ai" and confidence(p) < min_confidence):
             continue
         out.append({"prompt": r["prompt"], "a": r["response_a"], "b": r["response_b"], "p": float(p),
                     "human_label": r.get("human_label")})
