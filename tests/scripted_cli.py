@@ -16,8 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import ScriptedJudge  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 
-import rlaif.judges  # noqa: E402
+from rlaif.judges import registry  # noqa: E402
+from rlaif.judges.embedded import EMBEDDED_ENGINE  # noqa: E402
 
 
 class SlowScriptedJudge(ScriptedJudge):
@@ -30,14 +32,19 @@ class SlowScriptedJudge(ScriptedJudge):
         return super().label_logprobs(prompts, labels, continuations)
 
 
-def _load(spec=None, **options):
-    return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))
+class NoOptions(BaseModel):
+    pass
+
+
+# registered as the embedded judge's engine: ``embedded`` (the default) and ``llamacpp:ANY`` are this judge
+SCRIPTED = registry.JudgeKind(EMBEDDED_ENGINE, "ANY", "the controlled ScriptedJudge (tests)", NoOptions,
+                              lambda arg, options: SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0"))),
+                              lambda arg, options: ScriptedJudge.judge_id)
 
 
 def install() -> None:
-    """Put the scripted judge behind every judge spec of this process (also run in each Ray worker)."""
-    rlaif.judges.load_judge = _load
-    rlaif.judges.judge_id = lambda spec=None, options=None: ScriptedJudge.judge_id
+    """Register the scripted judge as the embedded judge of this process (also run in each Ray worker)."""
+    registry.register(EMBEDDED_ENGINE, SCRIPTED)
 
 
 def _start_local_ray() -> None:
@@ -51,7 +58,7 @@ def _start_local_ray() -> None:
              runtime_env={"env_vars": env, "worker_process_setup_hook": "scripted_cli.install"})
 
 
-if __name__ == "__main__":  # patch only in the subprocess this file is run as, never in an importer
+if __name__ == "__main__":  # register only in the subprocess this file is run as, never in an importer
     from rlaif.cli import main
 
     install()
