@@ -177,3 +177,23 @@ def test_a_registration_wins_and_unregister_restores():
     assert registry.declared()["llamacpp"] == registry.BUILTIN["llamacpp"]
     with pytest.raises(ValueError):
         registry.register("other", FAKE)
+
+
+def test_serve_flags_and_recipe_build_the_serve_config(tmp_path):
+    from rlaif.cli import build_parser
+    from rlaif.cli.options import build, judge_spec
+    from rlaif.cli.recipe import apply_recipe
+    from rlaif.core.errors import RlaifError
+    from rlaif.service.config import ServeConfig
+
+    recipe = tmp_path / "s.yaml"
+    recipe.write_text("judge: openai:m\njudge_options: {base_url: 'http://127.0.0.1:9/v1'}\nport: 9000\nmax_batch: 8\n")
+    argv = ["serve", "--config", str(recipe), "--max-batch", "4", "--concurrency", "3"]
+    args = build_parser(argv).parse_args(argv)
+    apply_recipe(args)
+    want = ServeConfig(port=9000, max_batch=4, judge={"spec": "openai:m",
+                                                      "options": {"base_url": "http://127.0.0.1:9/v1", "concurrency": 3}})
+    assert build(ServeConfig, args, "serve", judge=judge_spec(args)) == want
+    argv = ["serve", "--no-auth", "--host", "0.0.0.0"]
+    with pytest.raises(RlaifError, match="^--no-auth is only allowed on a loopback address, not 0.0.0.0$"):
+        build(ServeConfig, build_parser(argv).parse_args(argv), "serve")

@@ -53,11 +53,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def keys_args(p: argparse.ArgumentParser) -> None:
+    from rlaif.service.config import ServeConfig
+
     p.add_argument("action", choices=["add", "list", "revoke"], help="add prints the new key once")
     p.add_argument("name", nargs="?", help="key name (add, revoke)")
     p.add_argument("--role", choices=["owner", "reviewer"], default="owner",
                    help="add: owner (labels, jobs, the UI) or reviewer (only reviews jobs shared with it)")
-    p.add_argument("--data-dir", default="rlaif-data", help="the service's data folder")
+    p.add_argument("--data-dir", default=ServeConfig.model_fields["data_dir"].default, help="the service's data folder")
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -23,6 +23,8 @@ class JobRequest(BaseModel):
     kind: Literal["label", "score"] = Field(description="label: pairs -> soft labels; score: responses -> rewards.")
     input: str = Field(max_length=256, description="The name of one of your uploads (PUT /v1/files/NAME).")
     settings: dict[str, Any] = Field(default_factory=dict, description="Labeler or scorer settings.")
+    recipe: str | None = Field(None, max_length=64, description="An operator's recipe (DATA/assets/recipes/NAME.yaml): "
+                               "its settings, under those given in settings.")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
@@ -53,11 +55,12 @@ async def upload(name: str, request: Request, svc=Depends(service), who: str = D
 def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     try:
         path = resolve_input(svc.data_dir, who, req.input)
+        settings = {**svc.assets.recipe(req.recipe), **req.settings} if req.recipe else req.settings
     except RlaifError as e:
         raise HTTPException(422, str(e)) from None
     options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
     try:
-        job_id = svc.jobs.submit(who, req.kind, path, req.settings, options)
+        job_id = svc.jobs.submit(who, req.kind, path, settings, options)
     except RlaifError as e:  # a bad input row: named by the caller's file name, not the server's path
         raise HTTPException(422, hide_paths(str(e)).replace("--skip-invalid", "skip_invalid")) from None
     return view(svc.jobs.store.get(job_id))
