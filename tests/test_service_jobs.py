@@ -166,6 +166,7 @@ def test_cancel_a_running_job_keeps_what_was_labelled(srv):
     assert call(srv, "DELETE", f"/v1/jobs/{job['id']}").status_code == 409
 
 
+@pytest.mark.slow  # starts two servers
 def test_kill_9_mid_job_then_restart_finishes_every_row_once(tmp_path):
     key = add_key(tmp_path, "alice")
     first = RlaifServer(tmp_path, scripted=True, delay=0.05)
