@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import ScriptedJudge  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
 
 from rlaif.judges import registry  # noqa: E402
 from rlaif.judges.embedded import EMBEDDED_ENGINE  # noqa: E402
@@ -32,12 +31,10 @@ class SlowScriptedJudge(ScriptedJudge):
         return super().label_logprobs(prompts, labels, continuations)
 
 
-class NoOptions(BaseModel):
-    pass
-
-
-# registered as the embedded judge's engine: ``embedded`` (the default) and ``llamacpp:ANY`` are this judge
-SCRIPTED = registry.JudgeKind(EMBEDDED_ENGINE, "ANY", "the controlled ScriptedJudge (tests)", NoOptions,
+# registered as the embedded judge's engine: ``embedded`` (the default) and ``llamacpp:ANY`` are this judge; it
+# takes that engine's options (a Ray worker gives it n_threads) and ignores them
+EngineOptions = registry.kind(EMBEDDED_ENGINE).options
+SCRIPTED = registry.JudgeKind(EMBEDDED_ENGINE, "ANY", "the controlled ScriptedJudge (tests)", EngineOptions,
                               lambda arg, options: SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0"))),
                               lambda arg, options: ScriptedJudge.judge_id)
 

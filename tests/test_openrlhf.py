@@ -19,7 +19,7 @@ import pytest
 from rlaif.integrations.openrlhf import parse_rewards_request, prompt_text, response_text
 from rlaif.integrations.trl import JudgeReward
 
-from scripted_cli import SCRIPTED, NoOptions, SlowScriptedJudge
+from scripted_cli import SCRIPTED, EngineOptions, SlowScriptedJudge
 from servers import RlaifServer, add_key
 
 agent = pytest.importorskip("openrlhf.utils.agent")  # .ci/run installs openrlhf --no-deps
@@ -163,7 +163,7 @@ def test_executor_through_the_reward_func_file(smol_tokenizer, request):
         time.sleep(0.3)
         return SlowScriptedJudge(0.02)
     # the example loads the default judge: register a slow scripted one as the embedded judge's engine
-    registry.register(SCRIPTED.prefix, registry.JudgeKind(SCRIPTED.prefix, "ANY", "slow to load", NoOptions, build))
+    registry.register(SCRIPTED.prefix, registry.JudgeKind(SCRIPTED.prefix, "ANY", "slow to load", EngineOptions, build))
     request.addfinalizer(lambda: registry.unregister(SCRIPTED.prefix))
     ex = agent.SingleTurnAgentExecutor(str(EXAMPLE))
     replies = ["GOOD: it is 4.", "BAD: it is 5."] * 4
