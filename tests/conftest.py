@@ -1,4 +1,6 @@
-"""Shared fixtures: controlled fake judges (exact, known answers), the real embedded judge, tiny models."""
+"""Shared fixtures: controlled fake judges (exact, known answers), the real embedded judge, tiny models; and
+the fast lane: a test that uses a fixture loading a model, starting a server, Ray or a browser is marked
+``slow`` here (``pytest -m "not slow"`` leaves it out)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,16 @@ from rlaif.judges.base import LabelLogprobs, Usage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HH_DEV = SHARED / "hh-harmless-dev.jsonl"
+
+# fixtures that load the embedded judge or a model, or start a server, Ray or Chromium
+SLOW_FIXTURES = {"llamacpp_judge", "hf_judge", "smol_tokenizer", "tiny_lm", "tiny_cls", "simple_judge", "server",
+                 "scripted_server", "srv", "local_ray", "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 class ScriptedJudge:
@@ -126,7 +138,8 @@ def tiny_lm(smol_tokenizer):
 @pytest.fixture(scope="session")
 def hh_rows():
     if not HH_DEV.exists():
-        pytest.skip(f"{HH_DEV} not present")
+        pytest.fail(f"{HH_DEV} is missing: the tests that use HH-RLHF dev pairs need the shared data folder "
+                    "../shared/data next to the repository", pytrace=False)
     return [json.loads(line) for line in HH_DEV.open()]
 
 

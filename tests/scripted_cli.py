@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import ScriptedJudge  # noqa: E402
 
-import rlaif.judges  # noqa: E402
+from rlaif.judges import registry  # noqa: E402
+from rlaif.judges.embedded import EMBEDDED_ENGINE  # noqa: E402
 
 
 class SlowScriptedJudge(ScriptedJudge):
@@ -34,14 +35,17 @@ class SlowScriptedJudge(ScriptedJudge):
         return super().sample(prompts, sampling)
 
 
-def _load(spec=None, **options):
-    return SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0")))
+# registered as the embedded judge's engine: ``embedded`` (the default) and ``llamacpp:ANY`` are this judge; it
+# takes that engine's options (a Ray worker gives it n_threads) and ignores them
+EngineOptions = registry.kind(EMBEDDED_ENGINE).options
+SCRIPTED = registry.JudgeKind(EMBEDDED_ENGINE, "ANY", "the controlled ScriptedJudge (tests)", EngineOptions,
+                              lambda arg, options: SlowScriptedJudge(float(os.environ.get("RLAIF_TEST_DELAY", "0"))),
+                              lambda arg, options: ScriptedJudge.judge_id)
 
 
 def install() -> None:
-    """Put the scripted judge behind every judge spec of this process (also run in each Ray worker)."""
-    rlaif.judges.load_judge = _load
-    rlaif.judges.judge_id = lambda spec=None, options=None: ScriptedJudge.judge_id
+    """Register the scripted judge as the embedded judge of this process (also run in each Ray worker)."""
+    registry.register(EMBEDDED_ENGINE, SCRIPTED)
 
 
 def _start_local_ray() -> None:
@@ -55,7 +59,7 @@ def _start_local_ray() -> None:
              runtime_env={"env_vars": env, "worker_process_setup_hook": "scripted_cli.install"})
 
 
-if __name__ == "__main__":  # patch only in the subprocess this file is run as, never in an importer
+if __name__ == "__main__":  # register only in the subprocess this file is run as, never in an importer
     from rlaif.cli import main
 
     install()

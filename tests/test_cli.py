@@ -27,6 +27,7 @@ def hh_small(hh_rows, tmp_path):
     return write_jsonl(tmp_path / "hh.jsonl", hh_rows[:12])
 
 
+@pytest.mark.slow  # the embedded judge, in a subprocess
 def test_label_writes_schema_and_summary(hh_small, tmp_path):
     from rlaif.core.schema import check_label_record
 
@@ -51,6 +52,7 @@ def test_label_writes_schema_and_summary(hh_small, tmp_path):
     assert not (tmp_path / "out.parquet.partial.jsonl").exists()
 
 
+@pytest.mark.slow  # the embedded judge, in a subprocess
 def test_resume_after_kill_loses_and_duplicates_nothing(hh_small, tmp_path):
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "rlaif", "label", str(hh_small), "-o", str(out), "--chunk-size", "1", "--no-progress"]
@@ -71,6 +73,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(hh_small, tmp_path):
     assert final[:len(first)] == first  # finished rows untouched
 
 
+@pytest.mark.slow  # the embedded judge, in a subprocess
 def test_resume_refuses_other_settings(hh_small, tmp_path):
     out = tmp_path / "out.jsonl"
     rlaif("label", hh_small, "-o", out, "--limit", "1", "--no-progress")
@@ -79,6 +82,7 @@ def test_resume_refuses_other_settings(hh_small, tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # the embedded judge, in a subprocess
 def test_bad_input_is_one_line_and_skip_invalid_keeps_going(tmp_path):
     p = tmp_path / "bad.jsonl"
     good = {"prompt": "User: hi", "response_a": "Hello! How can I help?", "response_b": "Go away."}
@@ -123,6 +127,7 @@ def test_every_subcommand_has_working_help(capsys):
         assert done.value.code == 0 and "usage: rlaif " + cmd in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the embedded judge, in a subprocess
 def test_score_command_and_compare_report(tmp_path, hh_small):
     src = write_jsonl(tmp_path / "s.jsonl", [{"prompt": "User: What is 2+2?", "response": "4"},
                                             {"prompt": [{"role": "user", "content": "Say hi"}],

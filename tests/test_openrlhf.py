@@ -19,7 +19,7 @@ import pytest
 from rlaif.integrations.openrlhf import parse_rewards_request, prompt_text, response_text
 from rlaif.integrations.trl import JudgeReward
 
-from scripted_cli import SlowScriptedJudge
+from scripted_cli import SCRIPTED, EngineOptions, SlowScriptedJudge
 from servers import RlaifServer, add_key
 
 agent = pytest.importorskip("openrlhf.utils.agent")  # .ci/run installs openrlhf --no-deps
@@ -151,18 +151,20 @@ def test_executor_over_http_with_the_key_in_the_url(server, smol_tokenizer):
     assert 1 <= calls < len(replies), calls
 
 
-def test_executor_through_the_reward_func_file(smol_tokenizer, monkeypatch):
+def test_executor_through_the_reward_func_file(smol_tokenizer, request):
     """``examples/openrlhf_reward_func.py`` as OpenRLHF loads it: eight threads at once load one judge (the
     load is slow, so unlocked loads would overlap) and share judge calls; rewards exact."""
-    import rlaif.judges
+    from rlaif.judges import registry
 
     loads = []
 
-    def load_judge(spec=None, **options):
-        loads.append(spec)
+    def build(arg, options):
+        loads.append(arg)
         time.sleep(0.3)
         return SlowScriptedJudge(0.02)
-    monkeypatch.setattr(rlaif.judges, "load_judge", load_judge)
+    # the example loads the default judge: register a slow scripted one as the embedded judge's engine
+    registry.register(SCRIPTED.prefix, registry.JudgeKind(SCRIPTED.prefix, "ANY", "slow to load", EngineOptions, build))
+    request.addfinalizer(lambda: registry.unregister(SCRIPTED.prefix))
     ex = agent.SingleTurnAgentExecutor(str(EXAMPLE))
     replies = ["GOOD: it is 4.", "BAD: it is 5."] * 4
     outs = execute(ex, smol_tokenizer, replies)

@@ -119,6 +119,7 @@ def _scripted_cli(args: list[str], delay: float) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # starts Ray
 def test_resume_after_the_driver_is_killed(tmp_path):
     """The real CLI (scripted judge in every Ray worker): kill -9 the driver once a shard is written,
     re-run the same command: every row exactly once, equal to the local engine's."""

@@ -164,6 +164,7 @@ def test_remote_judge_reward_in_a_real_trl_trainer(scripted_server, tiny_lm, smo
     assert logged and all(-1 <= h["reward"] <= 1 for h in logged)
 
 
+@pytest.mark.slow  # loads the embedded judge in a server process
 def test_no_auth_only_on_loopback_and_serve_needs_a_key(tmp_path):
     res = subprocess.run([sys.executable, "-m", "rlaif", "serve", "--no-auth", "--host", "0.0.0.0",
                           "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)

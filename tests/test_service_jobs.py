@@ -76,6 +76,47 @@ def test_score_job_and_parquet_result(srv, tmp_path):
     assert list(df["id"]) == ["row-0", "row-1"] and df["reward"][0] > df["reward"][1]
 
 
+def test_a_job_by_recipe_name(srv):
+    """An operator's recipe (DATA/assets/recipes/NAME.yaml) gives a job its settings; the request's own win."""
+    from pathlib import Path
+
+    from rlaif.labeling.labeler import Labeler
+    from rlaif.labeling.settings import LabelerConfig
+    from scripted_cli import SlowScriptedJudge
+
+    folder = Path(srv.data_dir) / "assets" / "recipes"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "helpful-all.yaml").write_text("constitution: helpful\nprinciples: all\nshots: 2\n")
+    (folder / "judged.yaml").write_text("judge: openai:gpt-4o\nconstitution: helpful\n")
+    upload(srv, "r.jsonl", pairs(3))
+    r = call(srv, "POST", "/v1/jobs", json={"kind": "label", "input": "r.jsonl", "recipe": "helpful-all",
+                                            "settings": {"shots": 0}})
+    assert r.status_code == 202, r.text
+    job = wait(srv, r.json()["id"])
+    got = [json.loads(x) for x in call(srv, "GET", f"/v1/jobs/{job['id']}/result").text.splitlines()]
+    want = Labeler(SlowScriptedJudge(0.0), LabelerConfig(constitution="helpful", principles="all", shots=0))
+    assert {g["config_hash"] for g in got} == {want.config_hash} and len(got) == 3
+    for name, needle in [("nope", "recipe: unknown recipe 'nope'; available: helpful-all, judged"),
+                         ("../x", "(a name is expected, never a path)"), ("judged", "this server's judge is fixed")]:
+        r = call(srv, "POST", "/v1/jobs", json={"kind": "label", "input": "r.jsonl", "recipe": name})
+        assert r.status_code == 422 and needle in r.json()["detail"], r.text
+
+
+def test_recipes_are_the_operators_files_by_name(tmp_path):
+    from rlaif.core.errors import RlaifError
+    from rlaif.service.assets import AssetRegistry
+
+    assets = AssetRegistry(tmp_path)
+    with pytest.raises(RlaifError, match="recipe: unknown recipe 'x'; available: none"):
+        assets.recipe("x")
+    (tmp_path / "assets" / "recipes").mkdir(parents=True)
+    (tmp_path / "assets" / "recipes" / "r.yaml").write_text("principles: all\nsampling: {samples: 8}\n")
+    (tmp_path / "elsewhere.yaml").write_text("shots: 1\n")
+    assert assets.recipe("r") == {"principles": "all", "sampling": {"samples": 8}}
+    with pytest.raises(RlaifError, match="a name is expected, never a path"):
+        assets.recipe("../../elsewhere")
+
+
 def test_keys_see_only_their_own_jobs_and_files(srv):
     upload(srv, "mine.jsonl", pairs(2))
     job = call(srv, "POST", "/v1/jobs", json={"kind": "label", "input": "mine.jsonl"}).json()
@@ -127,6 +168,7 @@ def test_cancel_a_running_job_keeps_what_was_labelled(srv):
     assert call(srv, "DELETE", f"/v1/jobs/{job['id']}").status_code == 409
 
 
+@pytest.mark.slow  # starts two servers
 @pytest.mark.parametrize("kind,rows", [("label", pairs(40)), ("generate", [{"prompt": f"q{i}"} for i in range(40)])])
 def test_kill_9_mid_job_then_restart_finishes_every_row_once(kind, rows, tmp_path):
     key = add_key(tmp_path, "alice")

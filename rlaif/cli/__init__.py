@@ -8,7 +8,9 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import Sequence
 
+from rlaif.cli.recipe import apply_recipe
 from rlaif.core.errors import RlaifError
 
 # name -> (module, function, help); the module has FUNCTION_args(parser) and FUNCTION(args) -> exit code
@@ -38,27 +40,41 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line (``rlaif label: error: ...``), exit code 2; ``--help`` shows the usage."""
+    """Usage errors as one line (``rlaif label: error: ...``), exit code 2; ``--help`` shows the usage.
+    ``argv`` is the command line being parsed: a job command offers the options of the judge it names."""
+
+    argv: Sequence[str] = ()
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of ``argv``: every command is listed, and the options of the one ``argv`` names are added
+    (importing only that command's module: the others' may be heavier)."""
     parser = OneLineParser(prog="rlaif", description="Soft preference labels from a judge LLM (RLAIF).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, func, help_text) in COMMANDS.items():
-        mod = importlib.import_module(module)  # light: heavy imports happen inside the run functions
         p = sub.add_parser(name, help=help_text, description=help_text)
-        getattr(mod, f"{func}_args")(p)
-        p.set_defaults(_run=getattr(mod, func))
+        if name == chosen:
+            p.argv = list(argv)
+            mod = importlib.import_module(module)
+            getattr(mod, f"{func}_args")(p)
+            p.set_defaults(_run=getattr(mod, func), _parser=p)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, extra = build_parser(argv).parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING, format="rlaif: %(message)s")  # retries show on stderr
     try:
+        if extra:
+            from rlaif.cli.options import unknown_flags
+
+            args._parser.error(unknown_flags(args, extra))
+        apply_recipe(args)
         return args._run(args)
     except RlaifError as e:
         print(f"rlaif: error: {e}", file=sys.stderr)

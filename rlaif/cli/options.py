@@ -1,15 +1,17 @@
-"""Command-line options shared by several subcommands: checked number types, the judge flags (one per
-backend option, from the judge registry), the job flags, and turning them into job specs."""
+"""Command-line options shared by several subcommands: checked number types, the judge flags (``--judge``,
+``--judge-opt KEY=VALUE`` and the chosen backend's own options as flags), the job and engine flags
+(generated from ``RunOptions`` and ``RayOptions``), and turning them into specs."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, TypeVar
+import json
+from typing import Any, Sequence, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from rlaif.cli.flags import SECTIONS, Flag, add_model_args, given, one_line, table
 from rlaif.core.errors import RlaifError
-from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE, JudgeSpec, RunOptions
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,84 +28,133 @@ def _number(kind: type, low: float, strict: bool, what: str, high: float | None 
     return parse
 
 
-positive_int = _number(int, 1, False, "a whole number of at least 1")
-non_negative_int = _number(int, 0, False, "a whole number of at least 0")
-positive_float = _number(float, 0.0, True, "a number above 0")
-non_negative_float = _number(float, 0.0, False, "a number of at least 0")
 fraction = _number(float, 0.0, False, "in [0, 1]", high=1.0)
 
 
+def _flag_value(argv: Sequence[str], option: str) -> str | None:
+    """The value of ``option`` on a command line (``--x V`` or ``--x=V``; the last one wins)."""
+    value = None
+    for i, tok in enumerate(argv):
+        if tok == option and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif tok.startswith(option + "="):
+            value = tok[len(option) + 1:]
+    return value
+
+
+def chosen_backend(argv: Sequence[str], role: str):
+    """The backend whose options a command line may use as flags: that of ``--judge`` (or of the recipe's
+    judge), the embedded judge's without one; None for ``--help`` without a judge (nothing is imported)
+    and for a spec that names no backend (the error comes when the spec is used)."""
+    from rlaif.cli.recipe import recipe_value
+    from rlaif.judges import registry
+
+    spec = _flag_value(argv, f"--{role}")
+    if spec is None and (config := _flag_value(argv, "--config")):
+        spec = recipe_value(config, role)
+    if spec is None and ("-h" in argv or "--help" in argv):
+        return None
+    try:
+        return registry.kind(registry.split_spec(spec)[0])
+    except RlaifError:
+        return None
+
+
 def add_judge_args(p: argparse.ArgumentParser, role: str = "judge") -> None:
-    """``--judge`` (or ``--policy``) and one flag per backend option (see ``rlaif.judges.registry``)."""
-    from rlaif.judges.registry import cli_options
+    """``--judge`` (or ``--policy``), ``--judge-opt KEY=VALUE``, and the chosen backend's options as flags."""
+    p.add_argument(f"--{role}", dest=f"{role}.spec", default=argparse.SUPPRESS, metavar="SPEC",
+                   help=f"{role} spec (see 'rlaif judges'); default: embedded")
+    p.add_argument(f"--{role}-opt", dest=f"{role}.opt", action="append", metavar="KEY=VALUE", default=argparse.SUPPRESS,
+                   help=f"an option of the {role}'s backend (repeatable), checked by that backend; "
+                   f"'{p.prog} --{role} SPEC --help' lists them as flags")
+    keys = table(p)
+    keys[role] = Flag(role, f"--{role}", role, "spec", TypeAdapter(str | None))
+    keys[f"{role}_options"] = Flag(f"{role}_options", f"--{role}-opt", role, "recipe", TypeAdapter(dict[str, Any]))
+    p.set_defaults(_role=role)
+    backend = chosen_backend(getattr(p, "argv", ()), role)
+    if backend is not None:
+        taken = set(p._option_string_actions)  # a backend option never shadows a command's own flag
+        skip = tuple(n for n in backend.options.model_fields if "--" + n.replace("_", "-") in taken)
+        group = p.add_argument_group(f"options of {role} kind '{backend.prefix}' (also --{role}-opt KEY=VALUE)")
+        add_model_args(group, backend.options, f"{role}.flat", skip=skip)
 
-    p.add_argument(f"--{role}", default=None, help=f"{role} spec (see 'rlaif judges'); default: embedded")
-    for name, (typ, choices, help_text, _) in cli_options().items():
-        flag = "--" + name.replace("_", "-")
-        if typ is bool:
-            p.add_argument(flag, action="store_true", default=None, help=help_text)
-        else:
-            # ranges are checked by the backend's options model (one line naming the option)
-            p.add_argument(flag, type=typ, choices=choices, default=None, help=help_text)
+
+def _opt(text: str, role: str) -> tuple[str, Any]:
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise RlaifError(f"--{role}-opt {text!r}: expected KEY=VALUE")
+    return key.strip().replace("-", "_"), json.loads(value) if value[:1] in "[{" else value
 
 
-def add_job_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by the resumable batch jobs (label, score)."""
-    p.add_argument("-o", "--output", required=True, help="output .jsonl or .parquet, or a folder with --engine ray (re-run to resume)")
-    p.add_argument("--limit", type=positive_int, default=None, help="process only the first N rows")
-    p.add_argument("--split", default=None, help="split of a saved DatasetDict")
-    p.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE,
-                   help=f"rows per durable write and judge call (default {DEFAULT_CHUNK_SIZE})")
-    p.add_argument("--skip-invalid", action="store_true", help="write bad input rows with the reason and go on "
-                   "(they are tried again on every run, so a fixed row gets labelled)")
-    p.add_argument("--repair", action="store_true", help="move unreadable lines and repeated ids of an existing "
-                   "OUTPUT to OUTPUT.rejected.jsonl instead of stopping")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+def judge_spec(args: argparse.Namespace, role: str = "judge"):
+    """The judge spec from ``--judge`` (or ``--policy``), the recipe's options, the backend flags and
+    ``--judge-opt`` (later ones win); checked by the backend's options model before anything loads."""
+    from rlaif.jobs.spec import JudgeSpec
+    from rlaif.judges.registry import check_options
+
+    spec = getattr(args, f"{role}.spec", None)
+    options = {**getattr(args, f"{role}.recipe", {}), **given(args, f"{role}.flat")}
+    options.update(_opt(t, role) for t in getattr(args, f"{role}.opt", []))
+    return JudgeSpec(spec=spec, options=check_options(spec, options))
+
+
+def unknown_flags(args: argparse.Namespace, extra: list[str]) -> str:
+    """The one-line error for flags no part of the command took: a backend option of another backend is
+    named as such."""
+    from rlaif.judges.registry import kinds
+
+    role = getattr(args, "_role", None)
+    flags = [t.split("=")[0] for t in extra if t.startswith("--")]
+    if role and flags:
+        try:
+            names = {n for k in kinds().values() for n in k.options.model_fields}
+        except RlaifError:
+            names = set()
+        for flag in flags:
+            if flag[2:].replace("-", "_") in names:
+                spec = getattr(args, f"{role}.spec", None) or "embedded"
+                return f"{flag} does not apply to {role} '{spec}' (use '--{role} SPEC --help' for its options)"
+    return f"unrecognized arguments: {' '.join(extra)}"
+
+
+def add_job_args(p: argparse.ArgumentParser, input_help: str) -> None:
+    """The input and the flags of ``RunOptions``, shared by the resumable batch jobs."""
+    from rlaif.jobs.spec import RunOptions
+
+    p.add_argument("input", help=input_help)
+    add_model_args(p, RunOptions, "run", table=table(p), skip=("input",), short={"output": "-o"}, required=("output",))
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """``--engine ray`` and its settings (see ``rlaif.distributed.spec.RayOptions``)."""
+    """``--engine ray`` and the flags of ``rlaif.distributed.spec.RayOptions``."""
+    from rlaif.distributed.spec import RayOptions
+
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: this process; ray: a pool of Ray actors, OUTPUT is then a folder of Parquet shards")
-    p.add_argument("--workers", type=positive_int, default=1, help="ray: judge actors (each loads the judge once)")
-    p.add_argument("--gpus-per-worker", type=non_negative_float, default=0,
-                   help="ray: GPUs per actor (a vllm judge runs tensor parallel over them)")
-    p.add_argument("--cpus-per-worker", type=positive_float, default=None,
-                   help="ray: CPUs per actor (default: the cluster's CPUs split between the workers)")
-    p.add_argument("--ray-address", default=None, help="ray: cluster to join ('auto' or ray://HOST:PORT); "
-                   "default: start a local Ray")
-    p.add_argument("--shard-rows", type=positive_int, default=512, help="ray: rows per output shard")
+    g = p.add_argument_group("--engine ray")
+    add_model_args(g, RayOptions, "ray", table=table(p), rename={"address": "ray_address"})
+
+
+def build(model: type[M], args: argparse.Namespace, section: str, **data: Any) -> M:
+    """``model`` from the section's flags (and recipe) and ``data``; a bad value is a one-line error naming
+    its flag (``--ensemble-k: ...``)."""
+    try:
+        return model(**{**given(args, section), **data})
+    except ValidationError as e:
+        loc = e.errors()[0]["loc"]
+        flags = getattr(args, SECTIONS, None) or {}
+        option = next((f.option for f in flags.values() if f.section == section and loc and f.field == loc[0]),
+                      f"--{str(loc[0]).replace('_', '-')}" if loc else None)
+        raise RlaifError((f"{option}: " if option else "") + one_line(e)) from None
+
+
+def run_options(args: argparse.Namespace):
+    from rlaif.jobs.spec import RunOptions
+
+    return build(RunOptions, args, "run", input=str(args.input))
 
 
 def ray_options(args: argparse.Namespace):
     from rlaif.distributed.spec import RayOptions
 
-    return build(RayOptions, address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
-                 cpus_per_worker=args.cpus_per_worker, shard_rows=args.shard_rows)
-
-
-def judge_spec(args: argparse.Namespace, role: str = "judge") -> JudgeSpec:
-    """The judge spec from ``--judge`` (or ``--policy``) and the backend flags given; a flag that does not
-    apply to that backend is a one-line error (checked by the registry, before anything loads)."""
-    from rlaif.judges.registry import check_options, cli_options
-
-    spec = getattr(args, role)
-    given = {n: getattr(args, n) for n in cli_options() if getattr(args, n, None) is not None}
-    return JudgeSpec(spec=spec, options=check_options(spec, given))
-
-
-def run_options(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(input=str(args.input), output=str(args.output), limit=args.limit, split=args.split,
-                      chunk_size=args.chunk_size, skip_invalid=args.skip_invalid, repair=args.repair,
-                      progress=not args.no_progress)
-
-
-def build(model: type[M], **data: Any) -> M:
-    """``model(**data)``; a bad value is a one-line error naming the flag (``--ensemble-k: ...``)."""
-    try:
-        return model(**data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        where = f"--{str(err['loc'][-1]).replace('_', '-')}: " if err["loc"] else ""
-        raise RlaifError(where + msg) from None
+    return build(RayOptions, args, "ray")

@@ -5,30 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 
-from rlaif.cli.options import add_judge_args, build, judge_spec, positive_int
+from rlaif.cli.flags import add_model_args, table
+from rlaif.cli.options import add_judge_args, build, judge_spec
+from rlaif.cli.recipe import add_config_arg
 from rlaif.core.errors import RlaifError
 
 
 def serve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    p.add_argument("--port", type=int, default=8080, help="TCP port")
-    p.add_argument("--data-dir", default="rlaif-data", help="folder for the service database (keys, jobs), uploads and job outputs")
-    p.add_argument("--max-batch", type=positive_int, default=32, help="most items in one judge call")
-    p.add_argument("--max-wait-ms", type=float, default=10.0, help="longest a request waits to share a batch")
-    p.add_argument("--max-items", type=positive_int, default=1024, help="most items in one request")
-    p.add_argument("--max-body-bytes", type=positive_int, default=8 * 2**20, help="largest request body")
-    p.add_argument("--max-upload-bytes", type=positive_int, default=4 * 2**30, help="largest uploaded job input")
-    p.add_argument("--max-field-chars", type=positive_int, default=200_000, help="longest text field of one item")
-    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client may take to send "
-                   "a request's headers (slow or silent connections are closed)")
-    p.add_argument("--keep-alive-timeout", type=positive_int, default=5, help="seconds an idle keep-alive "
-                   "connection stays open")
-    p.add_argument("--max-header-bytes", type=positive_int, default=64 * 1024, help="largest request head")
-    p.add_argument("--max-connections", type=positive_int, default=1024, help="most open connections (then 503)")
-    p.add_argument("--no-auth", action="store_true", help="no API keys (only on a loopback address)")
-    p.add_argument("--session-hours", type=float, default=12.0, help="how long a review-UI login lasts")
-    p.add_argument("--behind-tls", action="store_true",
-                   help="clients reach the service over https (a TLS reverse proxy): Secure session cookies")
+    from rlaif.service.config import ServeConfig
+
+    add_config_arg(p)
+    add_model_args(p, ServeConfig, "serve", table=table(p))
     add_judge_args(p)
 
 
@@ -41,12 +28,7 @@ def serve(args: argparse.Namespace) -> int:
     from rlaif.service.config import ServeConfig
     from rlaif.service.connections import with_header_timeout
 
-    cfg = build(ServeConfig, judge=judge_spec(args), host=args.host, port=args.port, data_dir=args.data_dir,
-                max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, no_auth=args.no_auth,
-                max_items=args.max_items, max_body_bytes=args.max_body_bytes, max_field_chars=args.max_field_chars,
-                max_upload_bytes=args.max_upload_bytes, header_timeout=args.header_timeout,
-                keep_alive_timeout=args.keep_alive_timeout, max_header_bytes=args.max_header_bytes,
-                max_connections=args.max_connections, session_hours=args.session_hours, behind_tls=args.behind_tls)
+    cfg = build(ServeConfig, args, "serve", judge=judge_spec(args))
     datadir_lock.acquire(cfg.data_dir)  # refuse a second server before loading the judge (the app holds it too)
     app = create_app(cfg, build_judge(cfg.judge))
     svc = app.state.service
@@ -71,11 +53,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def keys_args(p: argparse.ArgumentParser) -> None:
+    from rlaif.service.config import ServeConfig
+
     p.add_argument("action", choices=["add", "list", "revoke"], help="add prints the new key once")
     p.add_argument("name", nargs="?", help="key name (add, revoke)")
     p.add_argument("--role", choices=["owner", "reviewer"], default="owner",
                    help="add: owner (labels, jobs, the UI) or reviewer (only reviews jobs shared with it)")
-    p.add_argument("--data-dir", default="rlaif-data", help="the service's data folder")
+    p.add_argument("--data-dir", default=ServeConfig.model_fields["data_dir"].default, help="the service's data folder")
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from rlaif.labeling.generator import GeneratorConfig
-from rlaif.labeling.labeler import LabelerConfig
-from rlaif.labeling.scorer import ScorerConfig
+from rlaif.labeling.settings import LabelerConfig, ScorerConfig
 
 
 # Rows per labeller call and durable write: a kill loses at most this many rows' work, and a prefix-caching judge

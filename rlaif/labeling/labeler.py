@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rlaif.evaluation.calibration import Calibration
 from rlaif.evaluation.calibration import apply as apply_calibration
@@ -20,39 +19,7 @@ from rlaif.labeling.answers import read_label
 from rlaif.labeling.provenance import fingerprint, judged_by
 from rlaif.labeling.prompts import PairwiseTemplate, cut_left, load_template
 from rlaif.labeling.sampled import SampledLabels, sample_slot1
-
-
-class LabelerConfig(BaseModel):
-    """Every setting that changes a label (all of it goes into ``config_hash``)."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a default
-
-    constitution: str = Field("harmless", description="Constitution name in constitutions/ or a YAML path.")
-    template: str = Field("pairwise", description="Prompt template name in prompts/ or a YAML path.")
-    principles: str = Field("sample", description="'sample' (one seeded principle per pair), 'all' "
-                            "(ensemble: average over principles) or a principle name.")
-    ensemble_k: int | None = Field(None, ge=1, description="With principles='all': use k seeded principles per pair.")
-    seed: int = Field(0, description="Seed for principle sampling (combined with each row id).")
-    cot: bool = Field(False, description="Generate a rationale first (greedy), then score the label tokens.")
-    cot_max_tokens: int = Field(128, ge=1, le=4096, description="Maximum rationale length in tokens.")
-    shots: int = Field(0, ge=0, description="Number of few-shot exemplars from the template's exemplars file.")
-    max_prompt_tokens: int | None = Field(None, ge=64, description="Cap on prompt tokens (default: the "
-                                          "judge's context minus room for the answer); longer contexts are cut from the left.")
-    method: Literal["logprob", "parse", "sample"] = Field("logprob", description="'logprob': soft label from the label-token "
-                                                          "log-probs; 'parse': baseline that generates an answer and parses 1/2 from it "
-                                                          "(hard labels); 'sample': Jeffreys soft label from sampled answers (``sampling``).")
-    sampling: SampledLabels | None = Field(None, description="method='sample': how many answers, temperature, "
-                                           "'auto' stopping (default settings when method='sample' and this is unset).")
-    orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
-                                          "(removes position bias); 'ab' is one order only, for studying the bias.")
-
-    @model_validator(mode="after")
-    def _sampling_needs_sample(self) -> "LabelerConfig":
-        if self.method == "sample" and self.sampling is None:
-            self.sampling = SampledLabels()
-        elif self.method != "sample" and self.sampling is not None:
-            raise ValueError("sampling settings need method='sample'")
-        return self
+from rlaif.labeling.settings import LabelerConfig
 
 
 def label_hash(cfg: LabelerConfig, judge_id: str, constitution: Constitution, template: PairwiseTemplate,

@@ -18,7 +18,6 @@ import math
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.labeling.constitutions import Constitution, load_constitution
 from rlaif.core.errors import RlaifError
@@ -27,6 +26,7 @@ from rlaif.labeling.provenance import fingerprint, judged_by
 from rlaif.labeling.prompts import ScoreTemplate, cut_left, load_score_template
 from rlaif.core.records import ScoreRecord, blank
 from rlaif.core.schema import INVALID_INPUT, score_record
+from rlaif.labeling.settings import ScorerConfig
 
 SCORES = torch.arange(1, 11, dtype=torch.float64)
 FIRST = [str(i) for i in range(1, 10)]
@@ -64,16 +64,6 @@ def expected_score(logp: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tens
 def reward_from_score(s: torch.Tensor) -> torch.Tensor:
     """r = (s - 5.5) / 4.5: score 1 -> -1, 10 -> +1. Shapes (...,) -> (...,)."""
     return (s - 5.5) / 4.5
-
-
-class ScorerConfig(BaseModel):
-    """Every setting that changes a score (all of it goes into ``config_hash``)."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not a default
-
-    constitution: str = Field("helpful", description="Constitution whose principles are the rating criteria.")
-    template: str = Field("score", description="Rating template name in prompts/ or a YAML path.")
-    max_prompt_tokens: int | None = Field(None, ge=64, description="Cut longer contexts from the left.")
 
 
 def criteria(constitution: Constitution) -> str:

@@ -1,7 +1,8 @@
-"""Constitutions and templates a client may name over HTTP: the shipped ones and those an operator put
-in ``DATA/assets/constitutions/NAME.yaml`` or ``DATA/assets/prompts/NAME.yaml`` (these win over a
-shipped one of the same name). A client names one; it never gives a path, so no request makes the
-server read a file of its choosing, and an unknown name gets the same answer whatever exists on disk."""
+"""Constitutions, templates and recipes a client may name over HTTP: the shipped ones and those an operator
+put in ``DATA/assets/constitutions/NAME.yaml`` or ``DATA/assets/prompts/NAME.yaml`` (these win over a
+shipped one of the same name), and the operator's recipes ``DATA/assets/recipes/NAME.yaml`` (labeler or
+scorer settings in one file). A client names one; it never gives a path, so no request makes the server
+read a file of its choosing, and an unknown name gets the same answer whatever exists on disk."""
 
 from __future__ import annotations
 
@@ -39,6 +40,22 @@ class AssetRegistry:
             return value
         said = repr(value) if _NAME.match(value) else "(a name is expected, never a path)"
         raise RlaifError(f"settings.{setting}: unknown {what} {said}; available: {', '.join(self.names(folder, exclude))}")
+
+    def recipe(self, name: str) -> dict[str, Any]:
+        """The settings of the operator's recipe ``name`` (the judge is the server's: a recipe naming one is refused)."""
+        import yaml
+
+        mine = self._registered("recipes")
+        if name not in mine:
+            said = repr(name) if _NAME.match(name) else "(a name is expected, never a path)"
+            raise RlaifError(f"recipe: unknown recipe {said}; available: {', '.join(mine) or 'none'}")
+        try:
+            data = yaml.safe_load(mine[name].read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise RlaifError(f"recipe: '{name}' cannot be read ({type(e).__name__})") from None
+        if not isinstance(data, dict) or {"judge", "judge_options"} & set(data):
+            raise RlaifError(f"recipe: '{name}' must be a mapping of settings (this server's judge is fixed at start)")
+        return data
 
     def settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """``settings`` with each asset name resolved (other values are left to the config's validation)."""

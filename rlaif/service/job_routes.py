@@ -26,6 +26,8 @@ class JobRequest(BaseModel):
     input: str = Field(max_length=256, description="The name of one of your uploads (PUT /v1/files/NAME).")
     settings: dict[str, Any] = Field(default_factory=dict, description="The kind's settings (labeler, scorer or "
                                      "generator settings).")
+    recipe: str | None = Field(None, max_length=64, description="An operator's recipe (DATA/assets/recipes/NAME.yaml): "
+                               "its settings, under those given in settings.")
     limit: int | None = Field(None, ge=1, description="Only the first N rows.")
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
@@ -56,11 +58,12 @@ async def upload(name: str, request: Request, svc=Depends(service), who: str = D
 def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     try:
         path = resolve_input(svc.data_dir, who, req.input)
+        settings = {**svc.assets.recipe(req.recipe), **req.settings} if req.recipe else req.settings
     except RlaifError as e:
         raise HTTPException(422, str(e)) from None
     options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
     try:
-        job_id = svc.jobs.submit(who, KINDS[req.kind], path, req.settings, options)
+        job_id = svc.jobs.submit(who, KINDS[req.kind], path, settings, options)
     except SettingNeeded as e:  # a bad input row: named by the caller's file name, not the server's path
         raise HTTPException(422, hide_paths(e.worded(f"send {e.setting}: true"))) from None
     except RlaifError as e:
