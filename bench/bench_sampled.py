@@ -47,7 +47,7 @@ def main() -> None:
         return out, time.perf_counter() - t
 
     base, secs = run(LabelerConfig())
-    p0 = np.array([r["p_a"] for r in base])
+    p0 = np.array([r["p_a"] for r in base], dtype=float)
     cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout.split(":")[-1].strip()
     print(f"{len(rows)} HH dev pairs, embedded judge, {cpu or platform.processor()} (shared CPU)")
     print(f"{'labels':18s} {'alignment':>9s} {'ECE':>6s} {'mean|dp|':>8s} {'unparsed':>8s} {'K/prompt':>8s} {'pairs/s':>7s}")
@@ -56,7 +56,7 @@ def main() -> None:
         s = SampledLabels(samples=k if k == "auto" else int(k), max_new_tokens=args.sample_tokens)
         judge.usage.extra.clear()
         out, secs = run(LabelerConfig(method="sample", sampling=s))
-        p = np.array([r["p_a"] for r in out])
+        p = np.array([r["p_a"] for r in out], dtype=float)  # a missing label (None) is NaN here
         ok = ~np.isnan(p)
         drawn = np.mean([r["samples_drawn"] for r in out])
         unparsed = judge.usage.extra.get("unparsed_answers", 0) / max(1, judge.usage.extra.get("sampled_answers", 1))

@@ -171,7 +171,7 @@ def report(results: dict, parses: dict, rates: dict, meta: dict, n: int) -> None
         soft = results[soft_name]
         m = len(parse["out"])
         rate = m / parse["seconds"]
-        nan = sum(r["p_a"] != r["p_a"] for r in parse["out"])
+        nan = sum(r["p_a"] is None for r in parse["out"])
         print(f"generate-and-parse baseline ({spec}, {tokens}-token rationale then an answer, both orders, {m} pairs): "
               f"{rate:.3f} pairs/s, {nan} of {m} without a label; soft labels of the same engine and weights "
               f"({soft_name}) {n / soft['seconds'] / rate:.1f}x faster")
