@@ -62,3 +62,39 @@ def test_core_and_data_import_no_torch():
     code = f"import importlib, sys\nfor m in {mods!r}: importlib.import_module(m)\nprint(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert len(mods) > 10 and out.strip() == "[]", out
+
+
+def module_imports(path: Path) -> set[str]:
+    """The rlaif modules a module imports when it is imported (its top-level statements; an import inside a
+    function runs later and cannot form an import cycle), as module names that exist."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("rlaif"):
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)  # ``from rlaif.x import module``
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("rlaif"))
+    return names
+
+
+def test_no_import_cycles():
+    """No module imports, directly or through others, a module that imports it back when it is loaded."""
+    mods = {".".join(("rlaif",) + p.relative_to(PKG).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in PKG.rglob("*.py")}
+    graph = {m: sorted(n for n in module_imports(p) if n in mods and n != m) for m, p in mods.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in graph[m]:
+            if state.get(n) == 1:
+                cycles.append(" -> ".join(path[path.index(n):] + [n]) if n in path else f"{m} -> {n}")
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert len(graph) > 100 and not cycles, cycles
