@@ -160,6 +160,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "rlaif", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_cli_prompts_to_dpo_rows_and_bad_input(tmp_path):
     _, labels, _ = _controlled_run(tmp_path)
     out = _cli("rank", tmp_path / "l.jsonl", "--scores", tmp_path / "s.jsonl", "-o", tmp_path / "r.jsonl")

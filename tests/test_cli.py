@@ -146,6 +146,7 @@ def test_score_command_and_compare_report(tmp_path, hh_small):
     assert all({"prompt", "chosen", "rejected", "p_chosen", "judge"} <= set(r) for r in lines(dpo))
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_training_and_report_commands_fail_in_one_line(tmp_path):
     scored = write_jsonl(tmp_path / "scored.jsonl", [{"id": "1", "prompt": "p", "response": "r", "reward": 0.1}])
     labels = write_jsonl(tmp_path / "labels.jsonl", [{"id": "1", "prompt": "p", "response_a": "a", "response_b": "b",

@@ -118,6 +118,7 @@ def test_output_may_not_be_the_input(tmp_path):
     assert src.read_bytes() == before
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_parquet_output_keeps_earlier_rows_when_a_later_run_is_killed(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", pairs(12))
     out = tmp_path / "out.parquet"
@@ -137,6 +138,7 @@ def test_parquet_output_keeps_earlier_rows_when_a_later_run_is_killed(tmp_path):
 
 # -- defect 2: one writer per output; readers refuse duplicates -----------------------------------
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_second_writer_fails_at_once_naming_the_first(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", pairs(40))  # ~12 s of work: the second starts well before the end
     out = tmp_path / "same.jsonl"
@@ -151,6 +153,7 @@ def test_second_writer_fails_at_once_naming_the_first(tmp_path):
     assert not Path(str(out) + ".lock").exists()
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_readers_refuse_duplicate_ids(labelled30, tmp_path):
     src, out = labelled30
     dup = tmp_path / "dup.jsonl"
@@ -262,6 +265,7 @@ def test_dead_port_fails_in_seconds(tmp_path):
 
 # -- defect 6: the small items --------------------------------------------------------------------
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_empty_input_and_bad_numbers_are_one_line_errors(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("  \n\n")
@@ -275,6 +279,7 @@ def test_empty_input_and_bad_numbers_are_one_line_errors(tmp_path):
     one_line_error(run("export-dpo", out, "-o", tmp_path / "d.jsonl", "--min-confidence", "2"), "--min-confidence")
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_empty_exports_have_columns_and_normal_permissions(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "p", "response_a": "same", "response_b": "same"}])
     out = tmp_path / "o.jsonl"

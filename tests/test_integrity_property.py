@@ -78,6 +78,7 @@ def step(kind, src, out, rng):
         assert out.read_bytes() == before
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 @pytest.mark.parametrize("seed", range(4))
 def test_random_interleavings_keep_every_row_once(tmp_path, seed):
     rng = random.Random(seed)

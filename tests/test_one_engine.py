@@ -100,6 +100,7 @@ def test_generate_on_ray_resumes_without_duplicates(local_ray, tmp_path):
     assert_same_records(got, read_records(tmp_path / "cli.jsonl"), tol=0)
 
 
+@pytest.mark.slow  # runs the CLI in subprocesses (or Ray): > 9 s on 2 cores
 def test_generate_in_the_cli_resumes_on_ray_flags(tmp_path):
     """``rlaif generate --engine ray`` (the real CLI, scripted policy in every worker), run twice."""
     src = write_jsonl(tmp_path / "in.jsonl", INPUTS["generate"])
