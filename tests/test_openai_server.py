@@ -55,7 +55,7 @@ def test_server_labels_match_in_process_judge(server, llamacpp_judge, hh_rows, t
     # CoT: the rationale is generated through the server too
     cot = Labeler(remote, LabelerConfig(principles="least-harmful", cot=True, cot_max_tokens=16)).label(recs[:1])[0]
     assert len(cot["rationales"]) == 2
-    assert 0 <= cot["p_a"] <= 1 or "not among the top-20 log-probs" in cot["error"]
+    assert ok_or_topk(cot)
 
 
 @pytest.mark.slow
@@ -83,7 +83,7 @@ def test_server_scores_match_in_process_including_ten(server, llamacpp_judge, hh
 
 
 def ok_or_topk(row):
-    """A remote label is a probability, or NaN because a label fell outside the top-20 (never 0.5 made up)."""
+    """A remote label is a probability, or None because a label fell outside the top-20 (never 0.5 made up)."""
     return (row["p_a"] is not None and 0 <= row["p_a"] <= 1) or (row["p_a"] is None and "not among the top-20 log-probs" in row["error"])
 
 
