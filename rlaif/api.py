@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from rlaif.core.errors import RlaifError, where
+from rlaif.core.errors import RlaifError, first_error, where
 from rlaif.judges.base import JudgeBackend
 
 
@@ -32,9 +32,8 @@ def _settings(model: type[BaseModel], settings: dict[str, Any]) -> Any:
     try:
         return model(**settings)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise RlaifError(f"{'.'.join(map(str, err['loc'])) or model.__name__}: "
-                         f"{err['msg'].removeprefix('Value error, ')}") from None
+        loc, msg = first_error(e.errors())
+        raise RlaifError(f"{loc or model.__name__}: {msg}") from None
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:

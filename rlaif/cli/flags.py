@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from rlaif.core.errors import first_error
+
 SECTIONS = "_sections"  # parser default: key -> Flag, every generated flag of the command (for recipes)
 
 
@@ -35,8 +37,8 @@ class Flag:
 
 
 def one_line(e: ValidationError) -> str:
-    """The first problem of a pydantic error, as one line (without pydantic's 'Value error, ')."""
-    return e.errors()[0]["msg"].removeprefix("Value error, ")
+    """The first problem of a pydantic error, as one line (``core.errors.first_error``'s message)."""
+    return first_error(e.errors())[1]
 
 
 def _plain(annotation: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from rlaif.core.errors import RlaifError
+from rlaif.core.errors import RlaifError, first_error
 from rlaif.judges.base import JudgeBackend
 from rlaif.judges.embedded import EMBEDDED_ENGINE
 
@@ -128,8 +128,8 @@ def check_options(spec: str | None, options: dict[str, Any]) -> dict[str, Any]:
     try:
         return backend.options.model_validate(options).model_dump(include=set(options))
     except ValidationError as e:
-        err = e.errors()[0]
-        raise RlaifError(f"judge option '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+        loc, msg = first_error(e.errors())
+        raise RlaifError(f"judge option '{loc}': {msg}") from None
 
 
 def judge_id(spec: str | None = None, options: dict[str, Any] | None = None) -> str:
