@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from rlaif.cli.flags import add_model_args, given, table
+from rlaif.cli.flags import add_model_args, given, option_of, table
 from rlaif.cli.options import add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options, run_options
 from rlaif.cli.recipe import add_config_arg
 from rlaif.cli.sample_options import add_sample_args, sample_settings
@@ -54,8 +54,7 @@ def _run(job, args: argparse.Namespace):
             return run_ray_job(job, ray_options(args))
         ray = given(args, "ray")
         if ray:
-            flag = next(f.option for f in getattr(args, "_sections").values() if f.section == "ray" and f.field in ray)
-            raise RlaifError(f"{flag} applies to --engine ray only")
+            raise RlaifError(f"{option_of(args, 'ray', ray)} applies to --engine ray only")
         from rlaif.jobs.pipeline import run_file
 
         return run_file(job)
