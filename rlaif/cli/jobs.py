@@ -9,6 +9,7 @@ import argparse
 from rlaif.cli.flags import add_model_args, given, option_of, table
 from rlaif.cli.options import add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options, run_options
 from rlaif.cli.recipe import add_config_arg
+from rlaif.cli.reasoning_options import add_reasoning_args, reasoning_settings
 from rlaif.cli.sample_options import add_sample_args, sample_settings
 from rlaif.core.errors import RlaifError
 
@@ -21,6 +22,7 @@ def label_args(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     add_model_args(p, LabelerConfig, "labeler", table=table(p))
     add_sample_args(p)
+    add_reasoning_args(p)
     add_model_args(p, LabelJob, "job", table=table(p))
     add_engine_args(p)
     add_judge_args(p)
@@ -31,7 +33,7 @@ def label(args: argparse.Namespace) -> int:
     from rlaif.jobs.spec import LabelJob
     from rlaif.labeling.settings import LabelerConfig
 
-    cfg = build(LabelerConfig, args, "labeler", sampling=sample_settings(args))
+    cfg = build(LabelerConfig, args, "labeler", sampling=sample_settings(args), reasoning=reasoning_settings(args))
     job = build(LabelJob, args, "job", run=run_options(args), judge=judge_spec(args), labeler=cfg)
     if job.pairs:
         try:
