@@ -58,6 +58,23 @@ def test_server_labels_match_in_process_judge(server, llamacpp_judge, hh_rows, t
     assert ok_or_topk(cot)
 
 
+def test_reasoning_through_the_server_matches_in_process(server, llamacpp_judge):
+    """A reasoning judge over llama.cpp's server (rendered here, continued on /v1/completions, the label read after
+    the closed reasoning): the same reasoning and labels as in-process, reasoning tokens counted. The server keeps
+    the reasoning request's KV cache, so it evaluates only the few tokens that close it (fewer than 64: another
+    flash-attention kernel, README "llama.cpp's server"): labels agree to 5e-3 (1.0e-3 measured), not 1e-3."""
+    from rlaif.judges.thinking import Reasoning
+
+    cfg = LabelerConfig(principles="least-harmful", reasoning=Reasoning(format="think", budget=12))
+    recs = [{"id": "r1", **short_pairs(2)[1]}]
+    remote = load_judge("openai:smollm2", base_url=server.url, tokenizer=str(embedded_gguf()), concurrency=2)
+    a, b = Labeler(remote, cfg).label(recs), Labeler(llamacpp_judge, cfg).label(recs)
+    for x, y in zip(a, b):
+        assert x["reasoning"] == y["reasoning"] and x["reasoning_cut"] == y["reasoning_cut"]
+        assert ok_or_topk(x) and (x["error"] or abs(x["p_a"] - y["p_a"]) < 5e-3)
+    assert 0 < remote.usage.extra["reasoning_tokens"] <= 2 * 12
+
+
 @pytest.mark.slow
 def test_server_scores_match_in_process_including_ten(server, llamacpp_judge, hh_rows):
     """P(score 10) needs P("0" | "1"): llama.cpp's server ignores continue_final_message and closes the turn

@@ -1,5 +1,6 @@
 """Pure request building and parsing for the OpenAI-compatible and vLLM backends (no network, no GPU)."""
 
+import inspect
 import math
 from types import SimpleNamespace as NS
 
@@ -58,14 +59,21 @@ def test_retry_after_headers():
 def test_reasoning_models_and_openai_limits_stop_or_cap_at_once():
     from rlaif.core.errors import RlaifError
     from rlaif.judges import load_judge
+    from rlaif.judges.sampling import Sampling
+    from rlaif.judges.thinking import Reasoning
 
     for name in ("o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.1", "openai/o3"):
         assert P.reasoning_model_error(name) is not None, name
     for name in ("gpt-4o-mini", "gpt-4.1-mini", "smollm2", "Qwen/Qwen2.5-7B-Instruct", "olmo-2", "gpt-4o"):
         assert P.reasoning_model_error(name) is None, name
-    with pytest.raises(RlaifError, match=r"'o3-mini' is a reasoning model .*rejects logprobs, temperature and "
-                                         r"max_tokens.*openai:gpt-4.1-mini"):
-        load_judge("openai:o3-mini", api_key="x")
+    o3 = load_judge("openai:o3-mini", api_key="x")  # a reasoning model judges with sampled answers only
+    one_line = r"^openai judge: 'o3-mini' is a reasoning model .* --method sample --reasoning openai [^\n]*$"
+    for ask in (lambda: o3.label_logprobs([MSGS], ["1", "2"]), lambda: o3.generate([MSGS], 8),
+                lambda: o3.sample([MSGS], Sampling()), lambda: o3.reason([MSGS], Reasoning(format="think"))):
+        with pytest.raises(RlaifError, match=one_line):
+            ask()
+    with pytest.raises(RlaifError, match="samples at temperature 1 only"):
+        o3.sample_reasoning([MSGS], Sampling(temperature=0.7), Reasoning(format="openai"))
     assert load_judge("openai:gpt-4o-mini", api_key="x", top_logprobs=50).top_logprobs == 20  # OpenAI's chat limit
     assert load_judge("openai:m", base_url="http://127.0.0.1:9/v1", top_logprobs=50).top_logprobs == 50
     with pytest.raises(RlaifError, match="--exact-label-ids needs a vLLM server"):
@@ -73,6 +81,43 @@ def test_reasoning_models_and_openai_limits_stop_or_cap_at_once():
     judge = load_judge("openai:gpt-4o-mini", api_key="x")
     with pytest.raises(RlaifError, match="OpenAI's API cannot continue an assistant reply"):
         judge.label_logprobs([MSGS, MSGS], ["0", "1"], continuations=["", "1"])
+
+
+def test_reasoning_payloads_fit_the_openai_clients_types():
+    """Reasoning requests: OpenAI's reasoning models get ``max_completion_tokens`` and ``reasoning_effort`` and
+    nothing they reject; every key is a field of the client's ``CompletionCreateParamsNonStreaming`` (and
+    ``ReasoningEffort``'s values ours); the server's ``completion_tokens_details.reasoning_tokens`` is read from
+    the client's own response type."""
+    import typing
+
+    import openai
+    from openai.types.chat import ChatCompletion
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+    from openai.types.shared.reasoning_effort import ReasoningEffort
+
+    from rlaif.judges.sampling import Sampling
+    from rlaif.judges.thinking import Effort, Reasoning
+
+    keys = set(typing.get_type_hints(CompletionCreateParamsNonStreaming))
+    assert set(typing.get_args(Effort)) == set(typing.get_args(typing.get_args(ReasoningEffort)[0]))
+    r = Reasoning(format="openai", budget=1000, effort="high")
+    o3 = P.reasoning_sample_payload("o3-mini", MSGS, Sampling(n=5, temperature=1.0, max_new_tokens=8), r, 7, True)
+    assert o3 == {"model": "o3-mini", "messages": MSGS, "n": 5, "max_completion_tokens": 1008,
+                  "reasoning_effort": "high"} and set(o3) <= keys
+    served = P.reasoning_sample_payload("qwen3", MSGS, Sampling(n=5, temperature=0.6, max_new_tokens=8), r, 7, False)
+    assert served["max_tokens"] == 1008 and served["temperature"] == 0.6 and set(served) <= keys
+    think = P.think_chat_payload("qwen3", MSGS, 256, "low")
+    assert think == {"model": "qwen3", "messages": MSGS, "max_tokens": 256, "temperature": 0, "reasoning_effort": "low"}
+    comp = P.think_completion_payload("qwen3", "<|im_start|>assistant\n<think>\n", 256, "</think>")
+    client = openai.OpenAI(api_key="x", base_url="http://127.0.0.1:9/v1")
+    assert set(think) <= keys and set(comp) <= set(inspect.signature(client.completions.create).parameters)
+    resp = ChatCompletion.model_validate({
+        "id": "x", "object": "chat.completion", "created": 0, "model": "o3-mini",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "1"}}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 300, "total_tokens": 340,
+                  "completion_tokens_details": {"reasoning_tokens": 288}}})
+    assert P.reasoning_tokens_of(resp) == 288 and P.usage_of(resp) == (40, 300)
+    assert P.reasoning_tokens_of({"usage": {"prompt_tokens": 1, "completion_tokens": 1}}) is None
 
 
 def chat_response(top, chosen=("1", -0.1)):

@@ -11,12 +11,14 @@ import vllm
 from rlaif.core.errors import RlaifError
 from rlaif.judges import embedded_gguf, load_judge
 from rlaif.judges.sampling import Sampling
-from rlaif.judges.vllm_backend import (DEFAULT_MAX_LOGPROBS, capped_logprobs, generate_params, sample_params,
-                                       sampling_kwargs, token_prompts)
+from rlaif.judges.thinking import FORMATS, Reasoning
+from rlaif.judges.vllm_backend import (DEFAULT_MAX_LOGPROBS, capped_logprobs, generate_params, reason_params,
+                                       sample_params, sampling_kwargs, token_prompts)
 from rlaif.labeling.labeler import Labeler, LabelerConfig
+from rlaif.labeling.sampled import SampledLabels
 from rlaif.labeling.scorer import Scorer
 
-from vllm_protocol import VLLMProtocolServer, check_sampling
+from vllm_protocol import REASONING, THOUGHT_TOKENS, VLLMProtocolServer, check_sampling
 
 MSGS = [{"role": "user", "content": "1 or 2?"}]
 PAIRS = [{"id": "r0", "prompt": "User: hi?", "response_a": "Hello!", "response_b": "Go away."}]
@@ -28,7 +30,8 @@ def test_in_process_keyword_sets_are_valid_sampling_params():
     ids = [33, 34, 35]
     sets = [sampling_kwargs(ids, 20, exact=True), sampling_kwargs(ids, capped_logprobs(50, DEFAULT_MAX_LOGPROBS)),
             generate_params(64), sample_params(Sampling(n=4, temperature=0.0), 7),
-            sample_params(Sampling(n=4, temperature=0.8, top_p=0.9), 2**63 - 1)]
+            sample_params(Sampling(n=4, temperature=0.8, top_p=0.9), 2**63 - 1),
+            *(reason_params(256, f.closing) for f in FORMATS.values())]
     for kw in sets:
         check_sampling(vllm.SamplingParams(**kw))
     assert vllm.SamplingParams(**sets[0]).logprob_token_ids == ids  # the judge's exact path exists in 0.33
@@ -105,5 +108,45 @@ def test_server_that_ignores_logprob_token_ids_stops_the_job(tokenizer_path):
         judge = load_judge("openai:smollm2", base_url=srv.url, tokenizer=tokenizer_path, exact_label_ids=True)
         with pytest.raises(RlaifError, match=r"lacks the log-probs of the label token ids .* drop --exact-label-ids"):
             Labeler(judge, LabelerConfig()).label(PAIRS)
+    finally:
+        srv.close()
+
+
+def test_reasoning_requests_are_valid_vllm_requests_and_its_reasoning_field_is_read(tokenizer_path):
+    """A reasoning judge on a vLLM server with a reasoning parser: the greedy reasoning (chat: the server's model
+    reasons, its ``message.reasoning`` is read; with a tokenizer: rendered here and continued on /v1/completions up
+    to the budget), the label read after it (``continue_final_message`` / the rendered continuation), and
+    sampled replies that reason, with ``reasoning_effort``; reasoning tokens from the server's usage details."""
+    srv = VLLMProtocolServer(reasoning=True)
+    try:
+        think = LabelerConfig(reasoning=Reasoning(format="think", budget=64, effort="low"))
+        chat = load_judge("openai:qwen3", base_url=srv.url)
+        [row] = Labeler(chat, think).label(PAIRS)
+        assert row["error"] is None and row["reasoning"] == [f"{REASONING} 0"] * 2 and row["reasoning_cut"] == 0
+        thoughts = [(b, p) for b, p in bodies(srv, "chat") if not b.get("logprobs")]
+        assert len(thoughts) == 2 and all(b["reasoning_effort"] == "low" and p.max_tokens == 64 and p.temperature == 0
+                                          for b, p in thoughts)
+        labels = [b for b, _ in bodies(srv, "chat") if b.get("logprobs")]
+        assert len(labels) == 2 and all(b["continue_final_message"] and b["messages"][-1] == {
+            "role": "assistant", "content": f"<think>\n{REASONING} 0\n</think>\n\n"} for b in labels)
+        assert chat.usage.extra["reasoning_tokens"] == 2 * THOUGHT_TOKENS
+
+        srv.seen.clear()
+        rendered = load_judge("openai:qwen3", base_url=srv.url, tokenizer=tokenizer_path)
+        [row] = Labeler(rendered, think).label(PAIRS)
+        assert row["error"] is None and row["reasoning"] == [REASONING] * 2 and row["reasoning_cut"] == 0
+        comps = bodies(srv, "completions")
+        opened = [(b, p) for b, p in comps if not b.get("logprobs")]
+        assert len(opened) == 2 and all(b["prompt"].endswith("<|im_start|>assistant\n<think>\n") and
+                                        p.max_tokens == 64 and p.skip_special_tokens is False for b, p in opened)
+        after = [b for b, _ in comps if b.get("logprobs")]
+        assert len(after) == 2 and all(b["prompt"].endswith(f"<think>\n{REASONING}\n</think>\n\n") for b in after)
+
+        srv.seen.clear()
+        sampled = LabelerConfig(method="sample", sampling=SampledLabels(samples=3, temperature=0.7),
+                                reasoning=Reasoning(format="openai", budget=100, effort="high"))
+        [row] = Labeler(chat, sampled).label(PAIRS)
+        assert row["sample_counts"] == {"ab": [2, 1, 0], "ba": [2, 1, 0]} and row["reasoning"] == [f"{REASONING} 0"] * 2
+        assert all(p.n == 3 and p.max_tokens == 108 and b["reasoning_effort"] == "high" for b, p in bodies(srv, "chat"))
     finally:
         srv.close()

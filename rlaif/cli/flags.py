@@ -129,3 +129,9 @@ def given(args: argparse.Namespace, section: str) -> dict[str, Any]:
     """The fields of ``section`` typed on the command line."""
     prefix = section + "."
     return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+
+
+def option_of(args: argparse.Namespace, section: str, fields: Any) -> str:
+    """The command-line option of the first generated flag of ``section`` whose field is in ``fields`` (to name
+    a flag given where it does not apply)."""
+    return next(f.option for f in getattr(args, SECTIONS).values() if f.section == section and f.field in fields)

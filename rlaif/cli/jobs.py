@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 
-from rlaif.cli.flags import add_model_args, given, table
+from rlaif.cli.flags import add_model_args, given, option_of, table
 from rlaif.cli.options import add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options, run_options
 from rlaif.cli.recipe import add_config_arg
+from rlaif.cli.reasoning_options import add_reasoning_args, reasoning_settings
 from rlaif.cli.sample_options import add_sample_args, sample_settings
 from rlaif.core.errors import RlaifError
 
@@ -21,6 +22,7 @@ def label_args(p: argparse.ArgumentParser) -> None:
     add_config_arg(p)
     add_model_args(p, LabelerConfig, "labeler", table=table(p))
     add_sample_args(p)
+    add_reasoning_args(p)
     add_model_args(p, LabelJob, "job", table=table(p))
     add_engine_args(p)
     add_judge_args(p)
@@ -31,7 +33,7 @@ def label(args: argparse.Namespace) -> int:
     from rlaif.jobs.spec import LabelJob
     from rlaif.labeling.settings import LabelerConfig
 
-    cfg = build(LabelerConfig, args, "labeler", sampling=sample_settings(args))
+    cfg = build(LabelerConfig, args, "labeler", sampling=sample_settings(args), reasoning=reasoning_settings(args))
     job = build(LabelJob, args, "job", run=run_options(args), judge=judge_spec(args), labeler=cfg)
     if job.pairs:
         try:
@@ -54,8 +56,7 @@ def _run(job, args: argparse.Namespace):
             return run_ray_job(job, ray_options(args))
         ray = given(args, "ray")
         if ray:
-            flag = next(f.option for f in getattr(args, "_sections").values() if f.section == "ray" and f.field in ray)
-            raise RlaifError(f"{flag} applies to --engine ray only")
+            raise RlaifError(f"{option_of(args, 'ray', ray)} applies to --engine ray only")
         from rlaif.jobs.pipeline import run_file
 
         return run_file(job)

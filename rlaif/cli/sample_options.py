@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rlaif.cli.flags import SECTIONS, add_model_args, given, table
+from rlaif.cli.flags import add_model_args, given, option_of, table
 from rlaif.cli.options import build
 from rlaif.core.errors import RlaifError
 
@@ -27,7 +27,6 @@ def sample_settings(args: argparse.Namespace) -> Any:
     typed = given(args, "sampling")
     if getattr(args, "labeler.method", "logprob") != "sample":
         if typed:
-            first = next(f.option for f in getattr(args, SECTIONS).values() if f.section == "sampling" and f.field in typed)
-            raise RlaifError(f"{first} needs --method sample")
+            raise RlaifError(f"{option_of(args, 'sampling', typed)} needs --method sample")
         return None
     return build(SampledLabels, args, "sampling")

@@ -92,6 +92,12 @@ class LabelRecord(PairRecord):
                                    None, group="optional")
     p_a_ci95: list | None = _f("(only with --method sample) 95% interval of the uncalibrated p_a", None,
                                group="optional", nan_on_disk=True)
+    reasoning: list | None = _f("(only with --reasoning) the judge's reasoning before its answer, one per prompt "
+                                "(as rationales; with --method sample the first sampled reply's); null where the "
+                                "server keeps it hidden", None, "list<string>", "optional")
+    reasoning_cut: int | None = _f("(only with --reasoning) reasonings of this row the judge did not close (cut at "
+                                   "the budget, or its turn ended inside; rlaif closed them before the answer; with "
+                                   "--method sample: sampled replies)", None, group="optional")
     group: str | None = _f("(pairs made from candidates, --pairs) the prompt's id", None, group="optional")
     candidate_a: int | None = _f("(--pairs) index of response_a among the candidates", None, group="optional")
     candidate_b: int | None = _f("(--pairs) index of response_b among the candidates", None, group="optional")

@@ -97,6 +97,11 @@ def metered() -> Iterator[Usage]:
 class JudgeBackend(Protocol):
     """A judge model.
 
+    Reasoning judges (``rlaif.labeling.reasoning``) also have ``reason(prompts, reasoning) -> list[Thought]``
+    (greedy reasoning under ``reasoning.budget``, the in-process backends and ``openai``) and, where a server
+    reasons inside each request, ``sample_reasoning(prompts, sampling, reasoning) -> list[list[Thought]]``
+    (``openai``); see ``rlaif.judges.thinking``. A judge without them stops a reasoning job with one line.
+
     Attributes:
         judge_id: stable identifier recorded in every output row (engine:model).
         context_length: maximum tokens of prompt plus generation, or None if unknown.

@@ -23,9 +23,9 @@ def render_chat(tokenizer: Any, messages: Messages) -> str:
 def conversation_pieces(render: Callable[[Messages], str], messages: Messages,
                         continuation: str = "") -> list[tuple[str, bool]]:
     """``render(messages) + continuation`` as pieces ``(text, is_conversation)``, in order: the chat
-    template's own text (its control tokens are real) and the messages' contents and the continuation
-    (their text is plain text, whatever it spells). Found by rendering a private-use marker in place of
-    each content; a content the template does not show is left out."""
+    template's own text and the continuation, the assistant's own words (their control tokens are real: a
+    reasoning's "<|end|>"), and the messages' contents (plain text, whatever it spells). Found by rendering a
+    private-use marker in place of each content; a content the template does not show is left out."""
     marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
     text = render([{**m, "content": mark} for m, mark in zip(messages, marks)])
     pieces, pos = [], 0
@@ -35,7 +35,7 @@ def conversation_pieces(render: Callable[[Messages], str], messages: Messages,
             continue
         pieces += [(text[pos:at], False), (str(m["content"]), True)]
         pos = at + len(mark)
-    pieces += [(text[pos:], False), (continuation, True)]
+    pieces += [(text[pos:], False), (continuation, False)]
     return [(t, conv) for t, conv in pieces if t]
 
 

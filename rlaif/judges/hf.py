@@ -19,6 +19,7 @@ from rlaif.judges.gguf_weights import cache_dir, converted_name
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed
+from rlaif.judges.thinking import Reasoning, Thought, from_generated, opening_for, think_format
 
 
 class HFJudge:
@@ -157,6 +158,25 @@ class HFJudge:
             for r, i in enumerate(idx):
                 self.usage.add(completion_tokens=int((new[r] != self.tok.pad_token_id).sum()))
                 out[i] = self.tok.decode(new[r], skip_special_tokens=True).strip()
+        return out
+
+    @torch.no_grad()
+    def reason(self, prompts: Sequence[Messages], reasoning: Reasoning) -> list[Thought]:
+        """Greedy reasoning after each prompt and the opening tag (``thinking.opening_for``), at most
+        ``reasoning.budget`` tokens, up to the closing tag the judge writes (``stop_strings``), in batches."""
+        fmt = think_format(reasoning, self.judge_id)
+        opened = [opening_for(self.render(m), fmt) for m in prompts]
+        out: list[Thought | None] = [None] * len(prompts)
+        ends = {self.tok.pad_token_id, self.tok.eos_token_id}
+        for idx, ids, mask in self._batches([self.render(m, o) for m, o in zip(prompts, opened)]):
+            gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=reasoning.budget,
+                                      do_sample=False, pad_token_id=self.tok.pad_token_id, stop_strings=[fmt.closing],
+                                      tokenizer=self.tok)
+            for r, i in enumerate(idx):
+                new = gen[r, ids.shape[1]:].tolist()
+                new = new[:next((k for k, t in enumerate(new) if t in ends), len(new))]  # up to its end of text
+                self.usage.add(completion_tokens=len(new), reasoning_tokens=len(new))
+                out[i] = from_generated(self.tok.decode(new, skip_special_tokens=False), fmt, opened[i])
         return out
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:

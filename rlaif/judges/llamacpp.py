@@ -25,6 +25,7 @@ from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
+from rlaif.judges.thinking import Reasoning, Thought, from_generated, opening_for, think_format
 
 
 # ggml-cpu's flash attention takes its tiled f32 kernel from GGML_FA_TILE_Q = 64 query rows on and an f16 kernel
@@ -102,8 +103,8 @@ class LlamaCppJudge:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def prompt_tokens(self, messages: Messages, continuation: str = "") -> list[int]:
-        """The rendered prompt's tokens: the template's control tokens real, the conversation's text plain
-        (``special=False``: "<|im_end|>" inside a message is text, not the end of its turn). A content without
+        """The rendered prompt's tokens: the template's and the continuation's control tokens real, the messages'
+        text plain (``special=False``: "<|im_end|>" inside a message is text, not the end of its turn). A content without
         control-token text is tokenized with the template text around it, as the whole rendering was."""
         tokens: list[int] = []
         run = ""  # template text and plain contents, tokenized together (BPE merges across them as before)
@@ -183,27 +184,39 @@ class LlamaCppJudge:
 
         return self._spread(prefix_units(tokens, share=self.reuse_prefix), one)
 
-    def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick) -> str:
+    def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick, until: str | None = None) -> str:
         """Evaluate ``tokens`` on context ``llm`` (reusing its cached prefix), then add tokens chosen by
-        ``pick(logits)``."""
+        ``pick(logits)``; with ``until`` (a reasoning's closing tag), stop once the text ends with it and return
+        the text unstripped, control tokens shown, its tokens counted as reasoning tokens."""
         self._eval_to(llm, tokens)
         self.usage.add(requests=1)
         new: list[int] = []
+        text = lambda toks: self.llm.detokenize(toks, special=until is not None).decode("utf-8", "replace")  # noqa: E731
         for _ in range(max_new_tokens):
             nxt = pick(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
             if nxt in self._stop:
                 break
             new.append(nxt)
-            if len(tokens) + len(new) >= self.context_length:
+            if len(tokens) + len(new) >= self.context_length or (until and until in text(new[-16:])):
                 break
             llm.eval([nxt])
-        self.usage.add(completion_tokens=len(new))
-        return self.llm.detokenize(new).decode("utf-8", "replace").strip()
+        self.usage.add(completion_tokens=len(new), **({"reasoning_tokens": len(new)} if until else {}))
+        return text(new) if until else text(new).strip()
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         tokens = [self.prompt_tokens(m) for m in prompts]
         greedy = lambda lg: int(lg.argmax())  # noqa: E731
         return self._spread(prefix_units(tokens), lambda llm, i: self._decode(llm, tokens[i], max_new_tokens, greedy))
+
+    def reason(self, prompts: Sequence[Messages], reasoning: Reasoning) -> list[Thought]:
+        """Greedy reasoning after each prompt and the opening tag (``thinking.opening_for``), at most
+        ``reasoning.budget`` tokens, up to the closing tag the judge writes."""
+        fmt = think_format(reasoning, self.judge_id)
+        opened = [opening_for(self.render(m), fmt) for m in prompts]
+        tokens = [self.prompt_tokens(m, o) for m, o in zip(prompts, opened)]
+        greedy = lambda lg: int(lg.argmax())  # noqa: E731
+        return self._spread(prefix_units(tokens), lambda llm, i: from_generated(
+            self._decode(llm, tokens[i], reasoning.budget, greedy, until=fmt.closing), fmt, opened[i]))
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         """n replies per prompt, each drawn with its own numpy generator seeded by ``prompt_seed``; the

@@ -31,6 +31,7 @@ from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy
+from rlaif.judges.thinking import Reasoning, Thought
 
 T = TypeVar("T")
 log = logging.getLogger("rlaif.judges.openai")
@@ -73,8 +74,7 @@ class OpenAIJudge:
         self.exact_label_ids, self.price = exact_label_ids, price_per_mtok
         self.judge_id = f"openai:{model}"
         self.context_length = context_length
-        if (why := P.reasoning_model_error(model)) is not None:
-            raise RlaifError(why)
+        self.reasoning_model = P.is_reasoning_model(model)  # labels from sampled replies only (openai_thinking)
         self.openai_api = P.is_openai_api(base_url or os.environ.get("OPENAI_BASE_URL"))
         if self.openai_api:
             self._fit_openai_limits()
@@ -205,10 +205,18 @@ class OpenAIJudge:
             await client.close()
 
     def _account(self, resp: Any) -> None:
+        """Count a response's tokens, its reasoning tokens where the server counts them."""
         pin, pout = P.usage_of(resp)
         cost = P.estimate_cost(self.model, pin, pout, self.price)
+        thought = P.reasoning_tokens_of(resp)
         self.usage.add(prompt_tokens=pin, completion_tokens=pout, requests=1,
-                       **({"estimated_cost_usd": cost} if cost is not None else {}))
+                       **({"estimated_cost_usd": cost} if cost is not None else {}),
+                       **({"reasoning_tokens": thought} if thought is not None else {}))
+
+    def _plain_replies(self) -> None:
+        """Stop at once where a reasoning model is asked for log-probs or plain replies (one line)."""
+        if self.reasoning_model:
+            raise RlaifError(P.reasoning_model_error(self.model))
 
     def _label_ids(self, labels: Sequence[str]) -> dict[str, list[int]] | None:
         if not self.exact_label_ids:
@@ -258,6 +266,7 @@ class OpenAIJudge:
 
     async def alabel_logprobs(self, prompts: Sequence[Messages], labels: Sequence[str],
                               continuations: Sequence[str] | None = None) -> list[LabelLogprobs]:
+        self._plain_replies()
         ids = self._label_ids(labels)
         flat = [i for v in ids.values() for i in v] if ids else None
         items = list(zip(prompts, continuations or [""] * len(prompts)))
@@ -296,6 +305,8 @@ class OpenAIJudge:
         return self._run(lambda: self.alabel_logprobs(prompts, labels, continuations))
 
     async def agenerate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        self._plain_replies()
+
         async def one(client, msgs):
             kw = P.generate_payload(self.model, msgs, max_new_tokens)
             resp = await self._call(lambda: client.chat.completions.create(**kw))
@@ -307,19 +318,30 @@ class OpenAIJudge:
         return self._run(lambda: self.agenerate(prompts, max_new_tokens))
 
     async def asample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
+        self._plain_replies()
+
         async def one(client, msgs):
             kw = P.sample_payload(self.model, msgs, sampling, prompt_seed(sampling.seed, msgs))
             resp = await self._call(lambda: client.chat.completions.create(**kw))
             self._account(resp)
             texts = P.texts_from_chat(resp)
-            if len(texts) != kw["n"]:
-                raise RlaifError(f"openai judge: asked for n={kw['n']} replies, the server sent {len(texts)} "
-                                 "(does it support n?)")
+            P.expect_replies(kw["n"], len(texts))
             return repeat_greedy(texts, sampling)
         return await self._gather(list(prompts), one)
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         return self._run(lambda: self.asample(prompts, sampling))
+
+    def reason(self, prompts: Sequence[Messages], reasoning: Reasoning) -> list[Thought]:
+        from rlaif.judges.openai_thinking import areason
+
+        return self._run(lambda: areason(self, prompts, reasoning))
+
+    def sample_reasoning(self, prompts: Sequence[Messages], sampling: Sampling,
+                         reasoning: Reasoning) -> list[list[Thought]]:
+        from rlaif.judges.openai_thinking import asample_reasoning
+
+        return self._run(lambda: asample_reasoning(self, prompts, sampling, reasoning))
 
 
 class OpenAIOptions(BaseModel):

@@ -16,6 +16,7 @@ import re
 import time
 from typing import Any, Mapping, Sequence
 
+from rlaif.core.errors import RlaifError
 from rlaif.judges.base import LabelLogprobs, Messages, merge_label_logprobs
 
 # OpenAI's own API: at most 20 log-probs per position on chat, 5 on the legacy completions endpoint
@@ -29,13 +30,19 @@ def is_openai_api(base_url: str | None) -> bool:
     return not base_url or "api.openai.com" in base_url
 
 
+def is_reasoning_model(model: str) -> bool:
+    """Whether ``model`` names an OpenAI reasoning model (o-series, gpt-5 family)."""
+    return bool(_REASONING.search(model))
+
+
 def reasoning_model_error(model: str) -> str | None:
-    """The one-line reason a reasoning model cannot judge here, or None for other models."""
-    if not _REASONING.search(model):
+    """The one-line reason a reasoning model cannot give log-prob labels (or plain replies), or None for other
+    models."""
+    if not is_reasoning_model(model):
         return None
-    return (f"openai judge: '{model}' is a reasoning model (o-series / gpt-5 family), which rejects logprobs, "
-            "temperature and max_tokens, and labels need the answer token's log-probs; use a chat model that "
-            "returns log-probs, e.g. --judge openai:gpt-4.1-mini or openai:gpt-4o-mini")
+    return (f"openai judge: '{model}' is a reasoning model (o-series / gpt-5 family): it rejects logprobs, "
+            "temperature and max_tokens and hides its reasoning, so it labels with sampled answers: --method sample "
+            "--reasoning openai (or use a chat model that returns log-probs, e.g. --judge openai:gpt-4.1-mini)")
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -116,10 +123,71 @@ def sample_payload(model: str, messages: Messages, sampling: Any, seed: int) -> 
             "n": request_n(sampling), "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed}
 
 
+def think_chat_payload(model: str, messages: Messages, budget: int, effort: str | None = None) -> dict[str, Any]:
+    """One greedy chat reply of at most ``budget`` tokens, in which the server's model reasons (``effort``:
+    ``reasoning_effort``, for servers that take it)."""
+    kw: dict[str, Any] = {"model": model, "messages": list(messages), "max_tokens": budget, "temperature": 0}
+    if effort:
+        kw["reasoning_effort"] = effort
+    return kw
+
+
+def think_completion_payload(model: str, prompt: str, budget: int, openai_api: bool = False) -> dict[str, Any]:
+    """A greedy reasoning continuing the rendered ``prompt`` (which ends with the opening tag), at most ``budget``
+    tokens; vLLM servers keep control tokens in the text (harmony's tags)."""
+    kw: dict[str, Any] = {"model": model, "prompt": prompt, "max_tokens": budget, "temperature": 0}
+    if not openai_api:
+        kw["extra_body"] = {"add_special_tokens": False, "skip_special_tokens": False}
+    return kw
+
+
+def reasoning_sample_payload(model: str, messages: Messages, sampling: Any, reasoning: Any, seed: int,
+                             reasoning_model: bool) -> dict[str, Any]:
+    """One chat request for ``sampling.n`` replies that each reason (at most ``reasoning.budget`` tokens) and then
+    answer (``sampling.max_new_tokens`` more). OpenAI's reasoning models take ``max_completion_tokens`` and
+    ``reasoning_effort`` only: no temperature, top_p, seed or log-probs."""
+    from rlaif.judges.sampling import request_n
+
+    tokens = reasoning.budget + sampling.max_new_tokens
+    kw: dict[str, Any] = {"model": model, "messages": list(messages), "n": request_n(sampling)}
+    if reasoning_model:
+        kw["max_completion_tokens"] = tokens
+    else:
+        kw.update(max_tokens=tokens, temperature=sampling.temperature, top_p=sampling.top_p, seed=seed)
+    if reasoning.effort:
+        kw["reasoning_effort"] = reasoning.effort
+    return kw
+
+
+def expect_replies(asked: int, got: int) -> None:
+    """Stop where a server sent another number of choices than the ``n`` asked for."""
+    if got != asked:
+        raise RlaifError(f"openai judge: asked for n={asked} replies, the server sent {got} (does it support n?)")
+
+
+def chat_choices(response: Any) -> list[tuple[Any, str, str | None]]:
+    """(message, content, finish_reason) of every choice, in the order of the choices' ``index``."""
+    choices = sorted(_get(response, "choices") or [], key=lambda c: _get(c, "index") or 0)
+    return [(_get(c, "message"), str(_get(_get(c, "message"), "content") or ""), _get(c, "finish_reason"))
+            for c in choices]
+
+
+def completion_text(response: Any) -> str:
+    """The text of a completions response's first choice."""
+    choices = _get(response, "choices") or []
+    return str(_get(choices[0], "text") or "") if choices else ""
+
+
+def reasoning_tokens_of(response: Any) -> int | None:
+    """``usage.completion_tokens_details.reasoning_tokens`` (OpenAI; vLLM with a reasoning parser), or None."""
+    details = _get(_get(response, "usage"), "completion_tokens_details")
+    n = _get(details, "reasoning_tokens") if details is not None else None
+    return int(n) if n is not None else None
+
+
 def texts_from_chat(response: Any) -> list[str]:
     """Every choice's reply text, in the order of the choices' ``index``."""
-    choices = sorted(_get(response, "choices") or [], key=lambda c: _get(c, "index") or 0)
-    return [str(_get(_get(c, "message"), "content") or "").strip() for c in choices]
+    return [content.strip() for _, content, _ in chat_choices(response)]
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -20,6 +20,7 @@ from rlaif.judges.base import LabelLogprobs, Messages, Usage, merge_label_logpro
 from rlaif.judges.chat import label_token_ids, render_chat
 from rlaif.judges.registry import JudgeKind
 from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy, request_n
+from rlaif.judges.thinking import Reasoning, Thought, from_generated, opening_for, think_format
 
 DEFAULT_MAX_LOGPROBS = 20  # vLLM's ModelConfig.max_logprobs default (0.33): more is rejected by the engine
 
@@ -90,6 +91,19 @@ class VLLMJudge:
         self.usage.add(completion_tokens=sum(len(o.outputs[0].token_ids) for o in outs))
         return [o.outputs[0].text.strip() for o in outs]
 
+    def reason(self, prompts: Sequence[Messages], reasoning: Reasoning) -> list[Thought]:
+        """Greedy reasoning after each prompt and the opening tag (``thinking.opening_for``), at most
+        ``reasoning.budget`` tokens, stopped at the closing tag (kept in the text: ``reason_params``)."""
+        fmt = think_format(reasoning, self.judge_id)
+        rendered = [render_chat(self.tok, m) for m in prompts]
+        opened = [opening_for(t, fmt) for t in rendered]
+        texts = token_prompts(self.tok, [t + o for t, o in zip(rendered, opened)])
+        outs = self.llm.generate(texts, self._vllm.SamplingParams(**reason_params(reasoning.budget, fmt.closing)),
+                                 use_tqdm=False)
+        n = sum(len(o.outputs[0].token_ids) for o in outs)
+        self.usage.add(completion_tokens=n, reasoning_tokens=n)
+        return [from_generated(o.outputs[0].text, fmt, op) for o, op in zip(outs, opened)]
+
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         """n replies per prompt from one request each (``SamplingParams(n=...)``), seeded per prompt."""
         texts = token_prompts(self.tok, [render_chat(self.tok, m) for m in prompts])
@@ -113,6 +127,13 @@ def capped_logprobs(top_logprobs: int, max_logprobs: int | None) -> int:
 def generate_params(max_new_tokens: int) -> dict:
     """vLLM ``SamplingParams`` keyword arguments for a greedy reply."""
     return {"max_tokens": max_new_tokens, "temperature": 0.0}
+
+
+def reason_params(budget: int, closing: str) -> dict:
+    """vLLM ``SamplingParams`` keyword arguments for a greedy reasoning: at most ``budget`` tokens, stopped at the
+    closing tag, which stays in the text, control tokens shown (harmony's tags are control tokens)."""
+    return {"max_tokens": budget, "temperature": 0.0, "stop": [closing], "include_stop_str_in_output": True,
+            "skip_special_tokens": False}
 
 
 def sample_params(sampling: Sampling, seed: int) -> dict:

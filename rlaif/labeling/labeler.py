@@ -18,6 +18,7 @@ from rlaif.core.schema import INVALID_INPUT, label_record
 from rlaif.labeling.answers import read_label
 from rlaif.labeling.provenance import fingerprint, judged_by
 from rlaif.labeling.prompts import PairwiseTemplate, cut_left, load_template
+from rlaif.labeling.reasoning import ReasoningJudge
 from rlaif.labeling.sampled import SampledLabels, sample_slot1
 from rlaif.labeling.settings import LabelerConfig
 
@@ -25,7 +26,8 @@ from rlaif.labeling.settings import LabelerConfig
 def label_hash(cfg: LabelerConfig, judge_id: str, constitution: Constitution, template: PairwiseTemplate,
                calibration: Calibration | None) -> str:
     """Fingerprint of every setting that changes a label (labels never mix settings)."""
-    dumped = cfg.model_dump(exclude={"sampling"} if cfg.sampling is None else None)  # hashes as before sampling
+    # a setting added later hashes only when set, so outputs made before it keep their hash
+    dumped = cfg.model_dump(exclude={k for k in ("sampling", "reasoning") if getattr(cfg, k) is None})
     return fingerprint({"cfg": dumped, "judge": judge_id, "constitution": constitution.model_dump(),
                         "template": template.model_dump(),
                         "calibration": calibration.model_dump() if calibration else None})
@@ -66,6 +68,7 @@ class Labeler:
     def _budget(self) -> int | None:
         limit = self.judge.context_length
         reserve = 16 + (self.cfg.cot_max_tokens + 64 if self.cfg.cot else 0)
+        reserve += self.cfg.reasoning.budget + 32 if self.cfg.reasoning else 0
         budget = limit - reserve if limit else None
         if self.cfg.max_prompt_tokens:
             budget = min(budget, self.cfg.max_prompt_tokens) if budget else self.cfg.max_prompt_tokens
@@ -88,11 +91,11 @@ class Labeler:
             raise ValueError(f"the responses alone exceed the judge's prompt budget of {budget} tokens")
         return fitted
 
-    def _soft(self, prompts: list[Messages]) -> list[tuple[float, str | None]]:
+    def _soft(self, judge: JudgeBackend, prompts: list[Messages]) -> list[tuple[float, str | None]]:
         """P(slot 1 preferred) from the label-token log-probs, renormalised over the two labels."""
         labels = self.template.labels
         out = []
-        for res in self.judge.label_logprobs(prompts, list(labels)):
+        for res in judge.label_logprobs(prompts, list(labels)):
             lp = res.logprobs
             if labels[0] in lp and labels[1] in lp:
                 out.append((label_probability(float(lp[labels[0]]), float(lp[labels[1]])), None))
@@ -129,11 +132,16 @@ class Labeler:
             for (ri, *_), r in zip(jobs, rationales):
                 out[ri]["rationales"] = (out[ri]["rationales"] or []) + [r]
         extra: dict[int, dict[str, Any]] = {}
+        pairs = [ri for ri, *_ in jobs]
+        judge = ReasoningJudge(self.judge, self.cfg.reasoning, prompts) if self.cfg.reasoning else self.judge
         if self.cfg.method == "sample":
-            slot1, extra = sample_slot1(self.judge, prompts, self.template.labels, self.cfg.sampling,
-                                        [ri for ri, *_ in jobs], [order for _, _, order, _ in jobs])
+            slot1, extra = sample_slot1(judge, prompts, self.template.labels, self.cfg.sampling, pairs,
+                                        [order for _, _, order, _ in jobs])
         else:
-            slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(prompts)
+            slot1 = self._parsed(prompts) if self.cfg.method == "parse" else self._soft(judge, prompts)
+        if isinstance(judge, ReasoningJudge):
+            for ri, fields in judge.fields(pairs).items():
+                extra.setdefault(ri, {}).update(fields)
         probs: dict[int, dict[str, list[float]]] = {}  # record index -> order -> P(slot 1) per principle
         for (ri, _, order, _), (p, reason) in zip(jobs, slot1):
             if reason:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rlaif.judges.thinking import Reasoning
 from rlaif.labeling.sampled import SampledLabels
 
 
@@ -31,6 +32,8 @@ class LabelerConfig(BaseModel):
                                                           "(hard labels); 'sample': Jeffreys soft label from sampled answers (``sampling``).")
     sampling: SampledLabels | None = Field(None, description="method='sample': how many answers, temperature, "
                                            "'auto' stopping (default settings when method='sample' and this is unset).")
+    reasoning: Reasoning | None = Field(None, description="A judge that thinks before its answer: the format, "
+                                        "token budget and effort of its reasoning (the label is read after it).")
     orders: Literal["both", "ab"] = Field("both", description="'both' averages the two presentation orders "
                                           "(removes position bias); 'ab' is one order only, for studying the bias.")
 
@@ -40,6 +43,20 @@ class LabelerConfig(BaseModel):
             self.sampling = SampledLabels()
         elif self.method != "sample" and self.sampling is not None:
             raise ValueError("sampling settings need method='sample'")
+        return self
+
+    @model_validator(mode="after")
+    def _reasoning_fits(self) -> "LabelerConfig":
+        r = self.reasoning
+        if r is None:
+            return self
+        if self.cot:
+            raise ValueError("reasoning and cot both make the judge think first; use one")
+        if self.method == "parse":
+            raise ValueError("reasoning reads the label with method='logprob' or 'sample', not 'parse'")
+        if r.format == "openai" and self.method != "sample":
+            raise ValueError("reasoning format 'openai' (the server reasons and gives no log-probs after it) "
+                             "needs method='sample'")
         return self
 
 
