@@ -36,6 +36,12 @@ def test_arrow_types_are_the_record_types():
     assert {n: shard.field(n).type for n in shard.names if n in TYPES} == {n: TYPES[n] for n in shard.names if n in TYPES}
 
 
+def test_a_field_only_later_rows_have_survives_the_table():
+    error = {"id": "0", "p_a": None, "error": "identical responses: nothing to prefer"}
+    sampled = {"id": "1", "p_a": 0.75, "error": None, "sample_counts": {"ab": [3, 1, 0]}, "samples_drawn": 4}
+    assert from_table(to_table([error, sampled])) == [error, sampled]
+
+
 def test_the_label_record_check_asks_for_every_field_of_the_type():
     rec = label_record({"id": "x", "prompt": "p", "response_a": "a", "response_b": "b"},
                        {"judge": "j", "constitution": "c", "template": "t", "config_hash": "h"}, error="none")

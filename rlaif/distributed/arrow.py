@@ -23,8 +23,9 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 
 
 def to_table(records: list[dict[str, Any]]) -> pa.Table:
-    """The records as a table, columns in the first record's key order, known fields typed by ``TYPES``."""
-    names = list(records[0]) if records else ["id"]
+    """The records as a table, columns in the order keys first appear (a field only later rows have, such as
+    ``sample_counts`` after an error row, is kept), known fields typed by ``TYPES``."""
+    names = list(dict.fromkeys(k for r in records for k in r)) or ["id"]
     rows = [disk_form(r) for r in records]
     return pa.table({n: _column(n, [r.get(n) for r in rows]) for n in names})
 
