@@ -78,7 +78,8 @@ def map_judge(ds, job, *, workers: int = 1, gpus_per_worker: float = 0, cpus_per
     judges = [worker_resources(j, workers, gpus_per_worker, cpus_per_worker) for j in kind.judges(job)]
     spec, cpus, gpus = judges[0]
     # a panel's actor holds every member and runs them one after another: each gets the actor's threads
-    job = job.model_copy(update={"panel": [j for j, _, _ in judges]} if kind.panel(job) else {kind.judge_field: spec})
+    job = job.model_copy(update={kind.panel_field: [j for j, _, _ in judges]} if kind.panel(job)
+                         else {kind.judge_field: spec})
     return ds.map_batches(JudgeWorker, batch_size=batch_size, batch_format="pyarrow",
                           compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
                           **tensor_parallel_args(spec, gpus),

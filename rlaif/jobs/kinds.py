@@ -47,7 +47,7 @@ class JobKind:
     _worker: Callable[..., Any]
     process: Callable[[Any], Callable[[list[dict]], list[dict]]]  # worker -> its chunk function
     normaliser: Callable[[Any], Callable]  # job -> its input-file row normaliser
-    panel: Callable[[Any], list[JudgeSpec]] = lambda job: []  # job -> its panel's member judges ([]: one judge)
+    panel_field: str | None = None  # the spec's field holding a panel of judges (``panel``), None: one judge only
 
     def spec(self, run: RunOptions, settings: BaseModel | dict[str, Any] | None = None,
              judge: JudgeSpec | None = None, **extra: Any) -> BaseModel:
@@ -62,6 +62,10 @@ class JobKind:
 
     def judge(self, job: BaseModel) -> JudgeSpec:
         return getattr(job, self.judge_field)
+
+    def panel(self, job: BaseModel) -> list[JudgeSpec]:
+        """The job's panel of member judges ([]: the job has one judge)."""
+        return list(getattr(job, self.panel_field)) if self.panel_field else []
 
     def judges(self, job: BaseModel) -> list[JudgeSpec]:
         """Every judge the job loads: its panel's members, or its one judge."""
@@ -130,7 +134,7 @@ LABEL = JobKind(
     "label pairs", True, assets=_label_assets, _hash=label_hash,
     _provenance=lambda jid, cfg, assets, h: judged_by(jid, assets[0], assets[1], h), _invalid=invalid_label,
     _worker=_label_worker, process=lambda w: w.label,
-    normaliser=lambda job: pair_normaliser(job.pairs, job.pair_seed), panel=lambda job: list(job.panel))
+    normaliser=lambda job: pair_normaliser(job.pairs, job.pair_seed), panel_field="panel")
 
 SCORE = JobKind(
     "score", ScoreJob, "scorer", ScorerConfig, "judge", normalise_single, "reward", "unscored rows", "scoring",
