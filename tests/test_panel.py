@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from conftest import ScriptedJudge, write_jsonl
+from conftest import ScriptedJudge, scripted_panel, write_jsonl
 from rlaif.core.errors import RlaifError
 from rlaif.core.prefs import decision, disagreement, logit, pool_log_odds, sigmoid
 from rlaif.data.records import read_records
@@ -246,3 +246,13 @@ def test_compare_report_has_a_panel_section(tmp_path):
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "## Panel of judges" in md and "| Cohen's kappa (decisions a / b / tie) | J1 vs J3 |" in md
     assert json.loads((tmp_path / "rep" / "figures.json").read_text())["panel"]["judges"] == ["J1", "J2", "J3"]
+
+
+def test_python_api_takes_a_panel():
+    import rlaif
+
+    got = rlaif.label(pairs(4), judge=scripted_panel(), calibration=[Calibration(temperature=2.0), None])
+    want = PanelLabeler(scripted_panel(), calibrations=[Calibration(temperature=2.0), None]).label(pairs(4))
+    assert [g["p_a"] for g in got] == [w["p_a"] for w in want] and got[3]["judge"] == want[3]["judge"]
+    with pytest.raises(RlaifError, match="judge_options"):
+        rlaif.label(pairs(1), judge=scripted_panel(), judge_options={"n_ctx": 8})
