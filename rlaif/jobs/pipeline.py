@@ -33,6 +33,8 @@ def build_task(job: BaseModel, judge: JudgeBackend | Sequence[JudgeBackend] | No
     """The task of any job spec; its settings and assets are checked before the model is loaded."""
     kind = kind_of(job)
     kind.assets(job)
+    if judge is None and kind.panel(job):
+        kind.judge_id(job)  # a judge twice in the panel is refused before any model loads
     return kind.task(job, judge or build_judges(job))
 
 
