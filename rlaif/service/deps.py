@@ -42,9 +42,13 @@ class Service:
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
-        self.members = load_members(cfg, judge)  # the operator's panel members, by name
         self.data_dir = Path(cfg.data_dir)
         self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
+        try:
+            self.members = load_members(cfg, judge)  # the operator's panel members, by name
+        except BaseException:
+            datadir_lock.release(self.lock)
+            raise
         self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.assets = AssetRegistry(self.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
