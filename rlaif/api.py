@@ -68,22 +68,29 @@ def _like(data: Any, records: list[dict[str, Any]]):
     return records
 
 
-def label(data: Iterable[dict[str, Any]] | Any, judge: JudgeBackend | str | None = None, *,
+def label(data: Iterable[dict[str, Any]] | Any, judge: JudgeBackend | str | list | None = None, *,
           judge_options: dict[str, Any] | None = None, calibration: Any = None, pairs: str | None = None,
           pair_seed: int = 0, skip_invalid: bool = False, **settings: Any):
     """Soft labels for preference pairs: rows of any shape ``rlaif label`` reads (``prompt, response_a,
     response_b``; ``prompt, chosen, rejected``; HH-RLHF transcripts; candidate rows with ``pairs=``), as a list
     of dicts, a pandas DataFrame or a ``datasets.Dataset``. ``settings`` are ``LabelerConfig`` fields
-    (``constitution``, ``principles``, ``method``, ``sampling={...}``, ...). Returns the label records (a
-    Dataset when given one)."""
+    (``constitution``, ``principles``, ``method``, ``sampling={...}``, ...). ``judge`` a list: a panel of judges
+    (``calibration`` then one per judge, or None). Returns the label records (a Dataset when given one)."""
     from rlaif.data.candidates import pair_normaliser
     from rlaif.evaluation.calibration import Calibration
     from rlaif.labeling.labeler import Labeler
+    from rlaif.labeling.panel import PanelLabeler
     from rlaif.labeling.settings import LabelerConfig
 
     cfg = _settings(LabelerConfig, settings)
-    cal = Calibration.load(calibration) if isinstance(calibration, str) else calibration
-    labeler = Labeler(_judge(judge, judge_options), cfg, calibration=cal)
+    if isinstance(judge, (list, tuple)):  # a panel: calibration, if given, is one per judge
+        if judge_options:
+            raise RlaifError("judge_options apply to one judge spec; load a panel's judges with load_judge")
+        cals = [Calibration.load(c) if isinstance(c, str) else c for c in (calibration or [None] * len(judge))]
+        labeler = PanelLabeler([_judge(j, None) for j in judge], cfg, cals)
+    else:
+        cal = Calibration.load(calibration) if isinstance(calibration, str) else calibration
+        labeler = Labeler(_judge(judge, judge_options), cfg, calibration=cal)
     recs = _records(data, pair_normaliser(pairs, pair_seed), labeler.invalid_record if skip_invalid else None)
     todo = [r for r in recs if "p_a" not in r]
     done = iter(labeler.label(todo))

@@ -89,6 +89,14 @@ class ScriptedJudge:
                 for _ in prompts]
 
 
+def scripted_panel() -> list[ScriptedJudge]:
+    """A panel of two controlled judges with ids of their own: "scripted:2" (strength 2) and "scripted:1/0.5"
+    (strength 1, +0.5 on slot 1), as ``scripted_cli``'s ``scripted:STRENGTH[/BIAS]`` specs build them."""
+    strong, biased = ScriptedJudge(strength=2.0), ScriptedJudge(strength=1.0, position_bias=0.5)
+    strong.judge_id, biased.judge_id = "scripted:2", "scripted:1/0.5"
+    return [strong, biased]
+
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import ScriptedJudge  # noqa: E402
+from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 from rlaif.judges import registry  # noqa: E402
 from rlaif.judges.embedded import EMBEDDED_ENGINE  # noqa: E402
@@ -43,9 +44,28 @@ SCRIPTED = registry.JudgeKind(EMBEDDED_ENGINE, "ANY", "the controlled ScriptedJu
                               lambda arg, options: ScriptedJudge.judge_id)
 
 
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def panel_judge(arg: str, options: dict) -> ScriptedJudge:
+    """``scripted:STRENGTH[/BIAS]``: a ScriptedJudge of that strength and position bias, with its own judge id
+    (members of a panel differ)."""
+    strength, _, bias = arg.partition("/")
+    judge = ScriptedJudge(strength=float(strength), position_bias=float(bias or 0))
+    judge.judge_id = f"scripted:{arg}"
+    return judge
+
+
+PANEL = registry.JudgeKind("scripted", "STRENGTH[/BIAS]", "a ScriptedJudge of that strength (tests)", NoOptions,
+                           panel_judge, lambda arg, options: f"scripted:{arg}")
+
+
 def install() -> None:
-    """Register the scripted judge as the embedded judge of this process (also run in each Ray worker)."""
+    """Register the scripted judge as the embedded judge of this process (also run in each Ray worker), and
+    ``scripted:STRENGTH[/BIAS]`` for panels of judges."""
     registry.register(EMBEDDED_ENGINE, SCRIPTED)
+    registry.register(PANEL.prefix, PANEL)
 
 
 def _start_local_ray() -> None:

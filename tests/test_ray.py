@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ScriptedJudge, write_jsonl
+from conftest import ScriptedJudge, scripted_panel, write_jsonl
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import read_records
 from rlaif.distributed import RayOptions, label_dataset, read_dir, run_ray_job, score_dataset
 from rlaif.jobs.pipeline import label_file, score_file
-from rlaif.jobs.spec import LabelJob, RunOptions, ScoreJob
+from rlaif.jobs.spec import LabelJob, PanelMember, RunOptions, ScoreJob
 from rlaif.labeling.labeler import LabelerConfig
 
 ray = pytest.importorskip("ray")
@@ -111,6 +111,20 @@ def test_worker_killed_mid_batch_every_row_exactly_once(local_ray, tmp_path):
     want = local_records(tmp_path, job, JUDGE())
     by_id = {r["id"]: r for r in got}
     assert_same_records([by_id[r["id"]] for r in want], want)
+
+
+def test_panel_on_ray_equals_the_local_engine(local_ray, tmp_path):
+    """A panel job on Ray (each actor holds both members) writes the local engine's panel rows."""
+    src = write_jsonl(tmp_path / "in.jsonl", pairs(10))
+    job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=3, progress=False),
+                   panel=[PanelMember(spec="scripted:2"), PanelMember(spec="scripted:1/0.5", weight=2.0)])
+    s = run_ray_job(job, RayOptions(workers=2, shard_rows=4), judge_factory=scripted_panel)
+    assert s.done_now == 10
+    got = {r["id"]: r for r in read_dir(tmp_path / "out")}
+    want = local_records(tmp_path, job, scripted_panel())
+    assert_same_records([got[r["id"]] for r in want], want, tol=0)
+    assert {r["judge"] for r in want} == {"panel[scripted:2, scripted:1/0.5]"}
+    assert all(set(r["panel"]) == {"scripted:2", "scripted:1/0.5"} for r in want)
 
 
 def _scripted_cli(args: list[str], delay: float) -> subprocess.Popen:

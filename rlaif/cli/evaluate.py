@@ -20,7 +20,7 @@ def compare_args(p: argparse.ArgumentParser) -> None:
 def compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rlaif.evaluation.compare import load_for_compare, summary_rows, write_report
+    from rlaif.evaluation.compare import load_for_compare, panel_rows, summary_rows, write_report
 
     out = Path(args.out_dir or Path(args.labels).with_name(Path(args.labels).stem + "-report"))
     recs = load_for_compare(args.labels, args.human)
@@ -28,6 +28,7 @@ def compare(args: argparse.Namespace) -> int:
     f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap,
                      against=other)
     lines = summary_rows(f) + [(f"audit: {k}", v) for k, v in f["audit"]["verdicts"].items()]
+    lines += [(f"panel: {what} ({who})", v) for what, who, v in (panel_rows(f["panel"]) if "panel" in f else [])]
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k:{width}s}  {v}")
@@ -42,13 +43,19 @@ def calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-fraction", type=fraction, default=0.5, help="share of rows used to fit; the rest evaluate")
     p.add_argument("--bias", action="store_true", help="fit a bias term as well as the temperature")
     p.add_argument("--seed", type=int, default=0, help="split seed")
+    p.add_argument("--member", metavar="JUDGE", default=None, help="a panel's label file: fit this member judge "
+                   "(its id, as in the rows' 'panel' field) on its own p_a, for 'rlaif label --calibration'")
 
 
 def calibrate(args: argparse.Namespace) -> int:
     from rlaif.evaluation.calibration import dumps, fit_and_evaluate
     from rlaif.evaluation.compare import load_for_compare
+    from rlaif.evaluation.panel_agreement import member_records
 
-    cal, report = fit_and_evaluate(load_for_compare(args.labels, args.human), args.fit_fraction, args.seed, args.bias)
+    records = load_for_compare(args.labels, args.human)
+    if args.member:
+        records = member_records(records, args.member)
+    cal, report = fit_and_evaluate(records, args.fit_fraction, args.seed, args.bias)
     cal.save(args.output)
     b, a = report["before"], report["after"]
     print(f"fitted T={cal.temperature:.3f} bias={cal.bias:.3f} on {report['fit_rows']} rows; "

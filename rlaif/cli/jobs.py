@@ -8,6 +8,7 @@ import argparse
 
 from rlaif.cli.flags import add_model_args, given, option_of, table
 from rlaif.cli.options import add_engine_args, add_job_args, add_judge_args, build, judge_spec, ray_options, run_options
+from rlaif.cli.panel import add_calibration_arg, split_judges
 from rlaif.cli.recipe import add_config_arg
 from rlaif.cli.reasoning_options import add_reasoning_args, reasoning_settings
 from rlaif.cli.sample_options import add_sample_args, sample_settings
@@ -23,9 +24,10 @@ def label_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p, LabelerConfig, "labeler", table=table(p))
     add_sample_args(p)
     add_reasoning_args(p)
-    add_model_args(p, LabelJob, "job", table=table(p))
+    add_model_args(p, LabelJob, "job", table=table(p), skip=("calibration",))
+    add_calibration_arg(p)
     add_engine_args(p)
-    add_judge_args(p)
+    add_judge_args(p, panel=True)
 
 
 def label(args: argparse.Namespace) -> int:
@@ -33,8 +35,10 @@ def label(args: argparse.Namespace) -> int:
     from rlaif.jobs.spec import LabelJob
     from rlaif.labeling.settings import LabelerConfig
 
+    calibration, panel = split_judges(args)
     cfg = build(LabelerConfig, args, "labeler", sampling=sample_settings(args), reasoning=reasoning_settings(args))
-    job = build(LabelJob, args, "job", run=run_options(args), judge=judge_spec(args), labeler=cfg)
+    job = build(LabelJob, args, "job", run=run_options(args), labeler=cfg, calibration=calibration,
+                **({"panel": panel} if panel else {"judge": judge_spec(args)}))
     if job.pairs:
         try:
             parse_strategy(job.pairs)

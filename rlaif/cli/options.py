@@ -52,23 +52,29 @@ def chosen_backend(argv: Sequence[str], role: str):
     spec = _flag_value(argv, f"--{role}")
     if spec is None and (config := _flag_value(argv, "--config")):
         spec = recipe_value(config, role)
-    if spec is None and ("-h" in argv or "--help" in argv):
-        return None
+    if spec is None and ("-h" in argv or "--help" in argv) or not isinstance(spec, (str, type(None))):
+        return None  # a recipe's panel (a list of judges) takes its members' options in the recipe
     try:
         return registry.kind(registry.split_spec(spec)[0])
     except RlaifError:
         return None
 
 
-def add_judge_args(p: argparse.ArgumentParser, role: str = "judge") -> None:
-    """``--judge`` (or ``--policy``), ``--judge-opt KEY=VALUE``, and the chosen backend's options as flags."""
+def add_judge_args(p: argparse.ArgumentParser, role: str = "judge", panel: bool = False) -> None:
+    """``--judge`` (or ``--policy``), ``--judge-opt KEY=VALUE``, and the chosen backend's options as flags;
+    ``panel``: ``--judge`` may be repeated, and a recipe's ``judge`` may be a list (``rlaif.cli.panel``)."""
+    from rlaif.jobs.spec import PanelMember
+
     p.add_argument(f"--{role}", dest=f"{role}.spec", default=argparse.SUPPRESS, metavar="SPEC",
-                   help=f"{role} spec (see 'rlaif judges'); default: embedded")
+                   action="append" if panel else "store",
+                   help=f"{role} spec (see 'rlaif judges'); default: embedded"
+                   + ("; repeat it for a panel of judges" if panel else ""))
     p.add_argument(f"--{role}-opt", dest=f"{role}.opt", action="append", metavar="KEY=VALUE", default=argparse.SUPPRESS,
                    help=f"an option of the {role}'s backend (repeatable), checked by that backend; "
                    f"'{p.prog} --{role} SPEC --help' lists them as flags")
     keys = table(p)
-    keys[role] = Flag(role, f"--{role}", role, "spec", TypeAdapter(str | None))
+    keys[role] = Flag(role, f"--{role}", role, "spec",
+                      TypeAdapter(str | None | list[str | PanelMember] if panel else str | None))
     keys[f"{role}_options"] = Flag(f"{role}_options", f"--{role}-opt", role, "recipe", TypeAdapter(dict[str, Any]))
     p.set_defaults(_role=role)
     backend = chosen_backend(getattr(p, "argv", ()), role)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 
-from rlaif.cli.flags import add_model_args, table
+from pydantic import TypeAdapter
+
+from rlaif.cli.flags import Flag, add_model_args, table
 from rlaif.cli.options import add_judge_args, build, judge_spec
 from rlaif.cli.recipe import add_config_arg
 from rlaif.core.errors import RlaifError
 
 
 def serve_args(p: argparse.ArgumentParser) -> None:
+    from rlaif.jobs.spec import PanelMember
     from rlaif.service.config import ServeConfig
 
     add_config_arg(p)
     add_model_args(p, ServeConfig, "serve", table=table(p))
     add_judge_args(p)
+    # the panel members clients may name: a recipe key only (a mapping of name -> spec, options, ...)
+    table(p)["panel"] = Flag("panel", "panel", "serve", "panel", TypeAdapter(dict[str, PanelMember]))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -36,6 +41,8 @@ def serve(args: argparse.Namespace) -> int:
     if not cfg.no_auth and not live:
         raise RlaifError(f"no API keys in {cfg.data_dir}: add one with 'rlaif keys add NAME --data-dir "
                          f"{cfg.data_dir}' (or --no-auth on loopback)")
+    if svc.members:
+        print("rlaif: panel members " + ", ".join(f"{n} ({j.judge_id})" for n, j in svc.members.items()), flush=True)
     print(f"rlaif: serving {svc.judge.judge_id} on http://{cfg.host}:{cfg.port} "
           f"({'no auth' if cfg.no_auth else f'{live} API keys'}; docs at /docs, with a key)", flush=True)
     if svc.jobs.resumed_at_start:

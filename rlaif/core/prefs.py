@@ -78,7 +78,59 @@ def agrees(p: float | None, human: float | None) -> bool | None:
     return hits(p, human) == 1
 
 
+def decision(p: float | None) -> float | None:
+    """The hard label a soft label ``p`` = P(a preferred) gives, as the review UI writes labels: 1.0 (a) when
+    p > 1/2, 0.0 (b) when p < 1/2, 0.5 (a tie: a category of its own) when p is exactly 1/2; None when missing."""
+    if is_missing(p):
+        return None
+    return 1.0 if p > 0.5 else 0.0 if p < 0.5 else 0.5
+
+
 def confidence(p):
     """How sure a soft label is: |2p - 1| (0 for a coin flip, 1 for certainty); None when ``p`` is missing.
     A float or a numpy array."""
     return None if p is None else abs(2 * p - 1)
+
+
+PANEL_EPS = 1e-6  # a member's p is clipped to [eps, 1 - eps] before its log-odds: one certain member cannot decide
+
+
+def logit(p: float, eps: float = PANEL_EPS) -> float:
+    """log(p / (1 - p)) of ``p`` clipped to [eps, 1 - eps] (finite for p = 0 or 1), odd about 1/2: logit(1 - p)
+    = -logit(p) exactly (p > 1/2 is computed from 1 - p); NaN gives NaN."""
+    if p > 0.5:
+        return -logit(1.0 - p, eps)
+    q = max(p, eps)
+    return math.log(q) - math.log1p(-q)
+
+
+def _given(ps, weights=None) -> list[tuple[float, float]]:
+    """(p, weight) of the members that gave a value (None and NaN left out)."""
+    ws = [1.0] * len(ps) if weights is None else list(weights)
+    if len(ws) != len(ps):
+        raise ValueError(f"{len(ps)} labels against {len(ws)} weights")
+    return [(float(p), float(w)) for p, w in zip(ps, ws) if not is_missing(p)]
+
+
+def pool_log_odds(ps, weights=None, eps: float = PANEL_EPS) -> float | None:
+    """A panel's P(a preferred) from its members' soft labels: the logarithmic opinion pool (Genest & Zidek
+    1986; the geometric mean of the odds), p = sigmoid(sum_j w_j logit(p_j) / sum_j w_j), each p_j first clipped
+    to [eps, 1 - eps] (so the result lies in [eps, 1 - eps] too). Equal weights by default; a member without a
+    value (None, NaN) is left out; None when no member has one."""
+    given = _given(ps, weights)
+    total = sum(w for _, w in given)
+    if not given or total <= 0:
+        return None
+    return sigmoid(sum(w * logit(p, eps) for p, w in given) / total)
+
+
+def disagreement(ps) -> float | None:
+    """How much a panel's members disagree on one pair: the population standard deviation of the members' soft
+    labels p_j (unweighted, those with a value), sqrt(mean_j (p_j - mean p)^2), in [0, 1/2]: 0 when all give the
+    same p, 1/2 when half say certainly a and half certainly b. On p rather than log-odds, so that two members
+    both sure of a (0.99 and 0.9999) barely differ. None with fewer than two values."""
+    vals = [p for p, _ in _given(ps)]
+    if len(vals) < 2:
+        return None
+    mean = sum(vals) / len(vals)
+    return math.sqrt(sum((p - mean) ** 2 for p in vals) / len(vals))

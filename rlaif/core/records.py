@@ -70,9 +70,10 @@ def _judged(cls: type) -> type:
 class LabelRecord(PairRecord):
     """A pair record plus the judge's soft label (``rlaif label``)."""
 
-    p_a: float | None = _f("debiased P(response_a preferred) = (p_a_first + p_a_second) / 2; null only with "
-                           "``error`` set", None, "float64", nan_on_disk=True)
-    p_a_first: float | None = _f("P(a preferred) when a is shown in slot 1", None, "float64", nan_on_disk=True)
+    p_a: float | None = _f("debiased P(response_a preferred) = (p_a_first + p_a_second) / 2 (a panel: its members' "
+                           "p_a pooled by mean log-odds); null only with ``error`` set", None, "float64", nan_on_disk=True)
+    p_a_first: float | None = _f("P(a preferred) when a is shown in slot 1 (a panel: the members' pooled)", None,
+                                 "float64", nan_on_disk=True)
     p_a_second: float | None = _f("P(a preferred) when a is shown in slot 2 (= 1 - P(slot 1) in that order)",
                                   None, "float64", nan_on_disk=True)
     consistent: bool | None = _f("both orders pick the same response (null when a probability is missing)",
@@ -98,6 +99,14 @@ class LabelRecord(PairRecord):
     reasoning_cut: int | None = _f("(only with --reasoning) reasonings of this row the judge did not close (cut at "
                                    "the budget, or its turn ended inside; rlaif closed them before the answer; with "
                                    "--method sample: sampled replies)", None, group="optional")
+    panel: dict | None = _f("(only with a panel) each member's p_a (after its own calibration) by judge id; null for "
+                            "a member that gave no label on this row", None, group="optional")
+    panel_errors: list | None = _f("(only with a panel) why each member without a label on this row gave none, as "
+                                   "\"judge id: reason\" (empty when every member labelled it)", None, "list<string>",
+                                   "optional")
+    panel_disagreement: float | None = _f("(only with a panel) standard deviation of the members' p_a: 0 all alike, "
+                                          "0.5 split between certain a and certain b; null with fewer than two", None,
+                                          "float64", "optional")
     group: str | None = _f("(pairs made from candidates, --pairs) the prompt's id", None, group="optional")
     candidate_a: int | None = _f("(--pairs) index of response_a among the candidates", None, group="optional")
     candidate_b: int | None = _f("(--pairs) index of response_b among the candidates", None, group="optional")

@@ -46,7 +46,7 @@ def worker_resources(judge: JudgeSpec, workers: int, gpus: float = 0,
         options["n_threads"] = max(1, int(threads))
     if spec.startswith("vllm:") and gpus >= 2 and "tensor_parallel_size" not in options:
         options["tensor_parallel_size"] = int(gpus)
-    return JudgeSpec(spec=judge.spec, options=options), reserve, gpus
+    return judge.model_copy(update={"options": options}), reserve, gpus
 
 
 def tensor_parallel_args(spec: JudgeSpec, gpus: float) -> dict[str, Any]:
@@ -75,8 +75,11 @@ def map_judge(ds, job, *, workers: int = 1, gpus_per_worker: float = 0, cpus_per
     import ray.data
 
     kind = kind_of(job)
-    spec, cpus, gpus = worker_resources(kind.judge(job), workers, gpus_per_worker, cpus_per_worker)
-    job = job.model_copy(update={kind.judge_field: spec})
+    judges = [worker_resources(j, workers, gpus_per_worker, cpus_per_worker) for j in kind.judges(job)]
+    spec, cpus, gpus = judges[0]
+    # a panel's actor holds every member and runs them one after another: each gets the actor's threads
+    job = job.model_copy(update={kind.panel_field: [j for j, _, _ in judges]} if kind.panel(job)
+                         else {kind.judge_field: spec})
     return ds.map_batches(JudgeWorker, batch_size=batch_size, batch_format="pyarrow",
                           compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
                           **tensor_parallel_args(spec, gpus),

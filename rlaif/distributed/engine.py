@@ -24,6 +24,7 @@ from rlaif.distributed.shards import ShardStore
 from rlaif.distributed.spec import RayOptions
 from rlaif.jobs.kinds import kind_of
 from rlaif.jobs.runner import JobSummary, run_job
+from rlaif.labeling.panel import judge_id_of
 
 Rows = list[dict[str, Any]]
 
@@ -90,13 +91,11 @@ class RayExecutor:
 def ray_job(job: BaseModel, opts: RayOptions, *, judge_factory: Callable | None = None,
             fault: dict | None = None) -> tuple[JobSummary, RayExecutor]:
     """Run a label, score or generate job on Ray into the folder ``job.run.output``; see the module doc.
-    ``judge_factory`` (picklable, returning a judge) replaces the job's judge on the driver and the workers.
+    ``judge_factory`` (picklable, returning a judge; for a panel, its members' judges in order) replaces the
+    job's judge on the driver and the workers.
     Returns the summary and the executor (its Ray figures: ``startup``, ``first``)."""
-    from rlaif import judges
-
     kind = kind_of(job)
-    spec = kind.judge(job)
-    judge_id = judge_factory().judge_id if judge_factory else judges.judge_id(spec.spec, spec.options)
+    judge_id = judge_id_of(judge_factory()) if judge_factory else kind.judge_id(job)
     store = ShardStore(job.run.output, job.run.input, opts.shard_rows)
     task = kind.plan(job, judge_id)
     executor = RayExecutor(job, opts, task.config_hash, judge_factory=judge_factory, fault=fault)

@@ -12,6 +12,7 @@ import numpy as np
 
 from rlaif.evaluation import audit as A
 from rlaif.evaluation import metrics as M
+from rlaif.evaluation.panel_agreement import panel_agreement
 from rlaif.data.normalise import parse_human_label
 from rlaif.data.records import read_records
 from rlaif.data.sources import iter_source_rows
@@ -90,7 +91,22 @@ def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0,
     if against is not None:
         out["audit"]["against"] = sensitivity(records, against, n_boot=n_boot, seed=seed)
     out["audit"]["verdicts"] = dict(A.verdicts(out["audit"]))
+    panel = panel_agreement(records, n_boot=n_boot, seed=seed)
+    if panel is not None:
+        out["panel"] = panel
     return out
+
+
+def panel_rows(panel: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The report's Panel table: (what, judges, value)."""
+    rows = [("Krippendorff's alpha (interval, soft labels)", ", ".join(panel["judges"]), _fmt(panel["alpha"])),
+            ("mean disagreement (SD of the judges' p_a)", f"{panel['rows']} rows", _fmt(panel["mean_disagreement"]))]
+    rows += [("Cohen's kappa (decisions a / b / tie)", f"{x['a']} vs {x['b']}",
+              f"{_fmt(x['kappa'])} ({x['agree']} of {x['n']} alike)") for x in panel["pairwise"]]
+    rows += [("alignment with humans", x["judge"], f"{_fmt(x['accuracy'])} 95% CI {_fmt(tuple(x['accuracy_ci95']))}, "
+              f"kappa {_fmt(x['cohen_kappa'])} (n={x['n']}; {x['unlabelled']} rows without its label)")
+             for x in panel["alignment"]]
+    return rows
 
 
 def sensitivity(records: list[dict[str, Any]], other: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -212,6 +228,10 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
     md += ["", "## Audit", "", f"Exact tests; a bias is reported at p < {A.ALPHA}.", "",
            "| test | statistic | p-value |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in aud]
     md += [""] + [f"- **{k}**: {v}" for k, v in f["audit"]["verdicts"].items()]
+    panel = panel_rows(f["panel"]) if "panel" in f else []
+    if panel:
+        md += ["", "## Panel of judges", "", "| figure | judges | value |", "|---|---|---|"]
+        md += [f"| {a} | {b} | {c} |" for a, b, c in panel]
     if f["unlabelled_reasons"]:
         md += ["", "## Unlabelled rows", ""] + [f"- {n} x {r}" for r, n in f["unlabelled_reasons"].items()]
     md += [""] + [f"![{t}]({fn})" for t, fn in plots]
@@ -226,6 +246,9 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
     page += ["<h2>Audit</h2><table><tr><th>test</th><th>statistic</th><th>p-value</th></tr>"]
     page += [f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{c}</td></tr>" for a, b, c in aud] + ["</table><ul>"]
     page += [f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in f["audit"]["verdicts"].items()] + ["</ul>"]
+    if panel:
+        page += ["<h2>Panel of judges</h2><table><tr><th>figure</th><th>judges</th><th>value</th></tr>"]
+        page += [f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{esc(c)}</td></tr>" for a, b, c in panel] + ["</table>"]
     page += [f"<figure><img src='{fn}' alt='{esc(t)}'><figcaption>{esc(t)}</figcaption></figure>" for t, fn in plots]
     (out / "report.html").write_text("\n".join(page) + "</body></html>\n")
     return f

@@ -1,5 +1,6 @@
-"""Agreement between raters on nominal labels (pure functions): Cohen's kappa for two raters, Krippendorff's
-alpha (nominal, any number of raters, missing labels allowed), and the summary the review report shows.
+"""Agreement between raters (pure functions): Cohen's kappa for two raters, Krippendorff's alpha (nominal
+labels, or interval values such as judges' soft labels; any number of raters, missing labels allowed), and the
+summary the review report shows.
 
 Labels are hashable category values (the review UI's 1.0 = a, 0.0 = b, 0.5 = tie: a tie is a category of
 its own, not half of each side). References: Cohen 1960; Krippendorff, "Computing Krippendorff's
@@ -49,6 +50,32 @@ def krippendorff_alpha(units: Sequence[Sequence[Hashable]]) -> float:
     n = sum(n_c.values())
     observed = sum(v for (c, k), v in o.items() if c != k)
     expected = sum(n_c[c] * n_c[k] for c in n_c for k in n_c if c != k)
+    if n < 2 or expected == 0:
+        return math.nan
+    return 1 - (n - 1) * observed / expected
+
+
+def krippendorff_alpha_interval(units: Sequence[Sequence[float | None]]) -> float:
+    """Krippendorff's alpha for interval data (Krippendorff 2011, eq. for the interval metric): ``units`` holds,
+    per item, the values its raters gave (None or NaN: not rated); an item with fewer than two values is left out.
+
+    alpha = 1 - D_o / D_e = 1 - (n - 1) * sum_{c,k} o_ck delta^2_ck / sum_{c,k} n_c n_k delta^2_ck, with the
+    coincidences o_ck (each ordered pair of values (c, k) from different raters of a unit with m_u values adds
+    1 / (m_u - 1)), n_c = sum_k o_ck, n = sum_c n_c the pairable values, and delta^2_ck = (c - k)^2. Summed over
+    values, sum_{i != j} (v_i - v_j)^2 = 2 m sum v^2 - 2 (sum v)^2, so both sums take one pass: D_o's over each
+    unit's values divided by m_u - 1, D_e's over all n pairable values. NaN with fewer than two pairable values
+    or when every value is the same."""
+    def spread(vals: np.ndarray) -> float:
+        return float(2 * len(vals) * (vals ** 2).sum() - 2 * vals.sum() ** 2)
+
+    values = (np.array([np.nan if x is None else float(x) for x in u], dtype=float) for u in units)
+    kept = [v[~np.isnan(v)] for v in values]
+    kept = [v for v in kept if len(v) >= 2]
+    if not kept:
+        return math.nan
+    allv = np.concatenate(kept)
+    n, expected = len(allv), spread(allv)
+    observed = sum(spread(v) / (len(v) - 1) for v in kept)
     if n < 2 or expected == 0:
         return math.nan
     return 1 - (n - 1) * observed / expected

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel
 
@@ -18,6 +18,7 @@ from rlaif.judges.base import JudgeBackend
 from rlaif.labeling.generator import Generator, GeneratorConfig, generate_hash, invalid_candidate, sampled_by
 from rlaif.labeling.labeler import Labeler, LabelerConfig, invalid_label, label_hash
 from rlaif.labeling.labeler import check_settings as check_label_settings
+from rlaif.labeling.panel import PanelLabeler, panel_id
 from rlaif.labeling.provenance import judged_by
 from rlaif.labeling.scorer import Scorer, ScorerConfig, invalid_score, score_hash
 
@@ -46,6 +47,7 @@ class JobKind:
     _worker: Callable[..., Any]
     process: Callable[[Any], Callable[[list[dict]], list[dict]]]  # worker -> its chunk function
     normaliser: Callable[[Any], Callable]  # job -> its input-file row normaliser
+    panel_field: str | None = None  # the spec's field holding a panel of judges (``panel``), None: one judge only
 
     def spec(self, run: RunOptions, settings: BaseModel | dict[str, Any] | None = None,
              judge: JudgeSpec | None = None, **extra: Any) -> BaseModel:
@@ -61,6 +63,21 @@ class JobKind:
     def judge(self, job: BaseModel) -> JudgeSpec:
         return getattr(job, self.judge_field)
 
+    def panel(self, job: BaseModel) -> list[JudgeSpec]:
+        """The job's panel of member judges ([]: the job has one judge)."""
+        return list(getattr(job, self.panel_field)) if self.panel_field else []
+
+    def judges(self, job: BaseModel) -> list[JudgeSpec]:
+        """Every judge the job loads: its panel's members, or its one judge."""
+        return self.panel(job) or [self.judge(job)]
+
+    def judge_id(self, job: BaseModel) -> str:
+        """The ``judge`` the job's rows record, known without loading a model (a panel's names every member)."""
+        from rlaif.judges.registry import judge_id
+
+        ids = [judge_id(j.spec, j.options) for j in self.judges(job)]
+        return panel_id(ids) if self.panel(job) else ids[0]
+
     def config_hash(self, job: BaseModel, judge_id: str, assets: tuple | None = None) -> str:
         """The settings fingerprint of ``job``'s rows: a pure function of (spec, judge id, loaded assets)."""
         return self._hash(self.settings(job), judge_id, *(self.assets(job) if assets is None else assets))
@@ -73,11 +90,13 @@ class JobKind:
         return Task(None, h, invalid_record=partial(self._invalid, provenance), normalise=self.normaliser(job),
                     value_field=self.value_field, missing_name=self.missing_name, desc=self.desc)
 
-    def worker(self, job: BaseModel, judge: JudgeBackend):
-        """The labeler, scorer or generator of ``job`` over a loaded judge."""
+    def worker(self, job: BaseModel, judge: JudgeBackend | Sequence[JudgeBackend]):
+        """The labeler, scorer or generator of ``job`` over a loaded judge (a panel's: its members' judges, in
+        the order of ``judges(job)``)."""
         return self._worker(job, judge, self.assets(job))
 
-    def task(self, job: BaseModel, judge: JudgeBackend | None = None, worker: Any = None) -> Task:
+    def task(self, job: BaseModel, judge: JudgeBackend | Sequence[JudgeBackend] | None = None,
+             worker: Any = None) -> Task:
         """The job's task with its worker (built over ``judge``, or the one given)."""
         worker = worker if worker is not None else self.worker(job, judge)
         return Task(self.process(worker), worker.config_hash, invalid_record=worker.invalid_record,
@@ -92,7 +111,15 @@ def _label_assets(job: LabelJob) -> tuple:
 
     constitution, template = load_constitution(job.labeler.constitution), load_template(job.labeler.template)
     check_label_settings(job.labeler, constitution, template)
-    return constitution, template, Calibration.load(job.calibration) if job.calibration else None
+    members = tuple((Calibration.load(m.calibration) if m.calibration else None, m.weight) for m in job.panel)
+    return constitution, template, Calibration.load(job.calibration) if job.calibration else None, members
+
+
+def _label_worker(job: LabelJob, judge, assets: tuple):
+    """A panel's labeler over its members' judges, or the labeler over the one judge."""
+    if job.panel:
+        return PanelLabeler(judge, job.labeler, [c for c, _ in assets[3]], [w for _, w in assets[3]])
+    return Labeler(judge, job.labeler, calibration=assets[2])
 
 
 def _score_assets(job: ScoreJob) -> tuple:
@@ -106,8 +133,8 @@ LABEL = JobKind(
     "label", LabelJob, "labeler", LabelerConfig, "judge", normalise_row, "p_a", "NaN labels", "labelling",
     "label pairs", True, assets=_label_assets, _hash=label_hash,
     _provenance=lambda jid, cfg, assets, h: judged_by(jid, assets[0], assets[1], h), _invalid=invalid_label,
-    _worker=lambda job, judge, assets: Labeler(judge, job.labeler, calibration=assets[2]),
-    process=lambda w: w.label, normaliser=lambda job: pair_normaliser(job.pairs, job.pair_seed))
+    _worker=_label_worker, process=lambda w: w.label,
+    normaliser=lambda job: pair_normaliser(job.pairs, job.pair_seed), panel_field="panel")
 
 SCORE = JobKind(
     "score", ScoreJob, "scorer", ScorerConfig, "judge", normalise_single, "reward", "unscored rows", "scoring",

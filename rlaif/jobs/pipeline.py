@@ -5,7 +5,7 @@ over its shared judge through the same kinds; nothing above this layer hashes se
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from pydantic import BaseModel
 
@@ -22,15 +22,25 @@ def build_judge(spec: JudgeSpec) -> JudgeBackend:
     return judges.load_judge(spec.spec, **spec.options)
 
 
-def build_task(job: BaseModel, judge: JudgeBackend | None = None) -> Task:
+def build_judges(job: BaseModel) -> JudgeBackend | list[JudgeBackend]:
+    """The judge a job spec names, loaded; a panel's: each member's, in order."""
+    kind = kind_of(job)
+    judges = [build_judge(spec) for spec in kind.judges(job)]
+    return judges if kind.panel(job) else judges[0]
+
+
+def build_task(job: BaseModel, judge: JudgeBackend | Sequence[JudgeBackend] | None = None) -> Task:
     """The task of any job spec; its settings and assets are checked before the model is loaded."""
     kind = kind_of(job)
     kind.assets(job)
-    return kind.task(job, judge or build_judge(kind.judge(job)))
+    if judge is None and kind.panel(job):
+        kind.judge_id(job)  # a judge twice in the panel is refused before any model loads
+    return kind.task(job, judge or build_judges(job))
 
 
-def run_file(job: BaseModel, judge: JudgeBackend | None = None) -> JobSummary:
-    """Run a label, score or generate job over its file (resumable); ``judge`` shares a loaded model."""
+def run_file(job: BaseModel, judge: JudgeBackend | Sequence[JudgeBackend] | None = None) -> JobSummary:
+    """Run a label, score or generate job over its file (resumable); ``judge`` shares a loaded model (a
+    panel's: its members' judges)."""
     return run_metered(job.run, build_task(job, judge))
 
 

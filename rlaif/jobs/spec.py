@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from rlaif.labeling.generator import GeneratorConfig
 from rlaif.labeling.settings import LabelerConfig, ScorerConfig
@@ -39,16 +39,38 @@ class JudgeSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="Backend options, e.g. base_url for openai.")
 
 
+class PanelMember(JudgeSpec):
+    """One judge of a panel: its spec and options, and how its soft label enters the panel's."""
+
+    calibration: str | None = Field(None, description="Calibration JSON from 'rlaif calibrate', fitted on this "
+                                    "judge's own labels, applied to its p_a before the panel combines them.")
+    weight: float = Field(1.0, gt=0, description="Weight of this judge's log-odds in the panel's mean.")
+
+
 class LabelJob(BaseModel):
     """Label every pair of a file with soft preferences."""
 
     run: RunOptions
     judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge.")
+    panel: list[PanelMember] = Field(default_factory=list, description="A panel of two or more judges in place "
+                                     "of ``judge``: each labels every pair, p_a is their weighted mean log-odds.")
     labeler: LabelerConfig = Field(default_factory=LabelerConfig, description="Labeler settings.")
     calibration: str | None = Field(None, description="Calibration JSON from 'rlaif calibrate' to apply to p_a.")
     pairs: str | None = Field(None, description="Candidate rows ('rlaif generate'): which pairs to label, "
                               "all | adjacent | random:K.")
     pair_seed: int = Field(0, description="Seed of --pairs random:K.")
+
+    @model_validator(mode="after")
+    def _panel_replaces_judge(self) -> "LabelJob":
+        if not self.panel:
+            return self
+        if len(self.panel) < 2:
+            raise ValueError("panel: a panel has two or more judges (one judge is --judge)")
+        if self.judge != JudgeSpec():
+            raise ValueError("panel: give the judges as the panel's members, not also as judge")
+        if self.calibration:
+            raise ValueError("calibration: with a panel, each member has its own calibration (panel[i].calibration)")
+        return self
 
 
 class ScoreJob(BaseModel):

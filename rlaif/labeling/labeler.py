@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -24,13 +24,17 @@ from rlaif.labeling.settings import LabelerConfig
 
 
 def label_hash(cfg: LabelerConfig, judge_id: str, constitution: Constitution, template: PairwiseTemplate,
-               calibration: Calibration | None) -> str:
-    """Fingerprint of every setting that changes a label (labels never mix settings)."""
+               calibration: Calibration | None, panel: Sequence[tuple[Calibration | None, float]] = ()) -> str:
+    """Fingerprint of every setting that changes a label (labels never mix settings). ``panel``: a panel's
+    (calibration, weight) per member, in the order of the members in ``judge_id`` (the panel's id); a single
+    judge has none and hashes as it always did."""
     # a setting added later hashes only when set, so outputs made before it keep their hash
     dumped = cfg.model_dump(exclude={k for k in ("sampling", "reasoning") if getattr(cfg, k) is None})
-    return fingerprint({"cfg": dumped, "judge": judge_id, "constitution": constitution.model_dump(),
-                        "template": template.model_dump(),
-                        "calibration": calibration.model_dump() if calibration else None})
+    blob = {"cfg": dumped, "judge": judge_id, "constitution": constitution.model_dump(),
+            "template": template.model_dump(), "calibration": calibration.model_dump() if calibration else None}
+    if panel:
+        blob["panel"] = [{"calibration": c.model_dump() if c else None, "weight": w} for c, w in panel]
+    return fingerprint(blob)
 
 
 def check_settings(cfg: LabelerConfig, constitution: Constitution, template: PairwiseTemplate) -> None:

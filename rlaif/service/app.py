@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.data.records import strict_json
@@ -26,6 +26,7 @@ from rlaif.service.config import ServeConfig
 from rlaif.service.deps import Service, caller, service
 from rlaif.service.limits import BodyLimits
 from rlaif.service.metrics import route_label
+from rlaif.service.panel import chosen
 from rlaif.service.redact import hide_paths
 
 
@@ -33,8 +34,12 @@ access_log = logging.getLogger("rlaif.access")
 
 
 class LabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a judge, URL or misspelt field is a 422 naming it, never ignored
+
     pairs: list[dict[str, Any]] = Field(min_length=1, description="Pairs in any row shape 'rlaif label' reads.")
     settings: dict[str, Any] = Field(default_factory=dict, description="Labeler settings (LabelerConfig fields).")
+    panel: list[str] | None = Field(None, max_length=16, description="A panel of judges: two or more names of the "
+                                    "service's panel members (GET /v1/panel lists them); default: the service's judge.")
 
 
 class ScoreRequest(BaseModel):
@@ -75,8 +80,9 @@ router = APIRouter()
 async def labels(req: LabelRequest, svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
     """Soft labels for pairs in any row shape ``rlaif label`` reads: the records it writes."""
     _check_count(len(req.pairs), "pairs", svc.cfg.max_items)
+    panel = chosen(svc.cfg, req.panel)
     records = _records(req.pairs, "pairs", LABEL.row_normaliser, svc.cfg.max_field_chars)
-    return {"labels": [strict_json(r) for r in await svc.judged(LABEL, req.settings, records)]}
+    return {"labels": [strict_json(r) for r in await svc.judged(LABEL, req.settings, records, panel)]}
 
 
 @router.post("/v1/scores")
@@ -99,6 +105,13 @@ async def get_reward(req: RewardRequest, svc: Service = Depends(service), who: s
     items = [{"id": f"query-{i}", "prompt": p, "response": r} for i, (p, r) in enumerate(pairs)]
     _check_lengths(items, "query", svc.cfg.max_field_chars)
     return reward_outputs([r["reward"] for r in await svc.judged(SCORE, {}, items)])
+
+
+@router.get("/v1/panel")
+def panel_members(svc: Service = Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
+    """The judges this service's operator configured as panel members: name -> judge id (name them in a
+    request's ``panel``)."""
+    return {"members": {name: judge.judge_id for name, judge in svc.members.items()}}
 
 
 @router.get("/healthz")

@@ -31,7 +31,8 @@ class PairFilter(BaseModel):
     q: str = Field("", max_length=200, description="Text that the prompt or a response contains (any case).")
     reviewers_disagree: bool = Field(False, description="Only pairs that two or more reviewers labelled differently.")
     judge_vs: str = Field("", max_length=128, description="Only pairs where the judge disagrees with this reviewer.")
-    sort: str = Field("", pattern="^(|confidence|-confidence)$", description="confidence / -confidence.")
+    sort: str = Field("", pattern="^(|confidence|-confidence|disagreement)$", description="confidence / -confidence "
+                      "/ disagreement (a panel's most disagreed pairs first).")
     page: int = Field(1, ge=1, description="Page number, 1-based.")
 
 
@@ -61,11 +62,19 @@ def select(rows: Sequence[dict[str, Any]], f: PairFilter,
     {reviewer: label}, for the reviewer filters."""
     q, reviews = f.q.strip().lower(), reviews or {}
     hits = [r for r in rows if _keep(r, f, q, reviews.get(r["id"], {}))]
-    if f.sort:
+    if f.sort == "disagreement":
+        hits = most_disagreed(hits)
+    elif f.sort:
         sign = -1 if f.sort.startswith("-") else 1
         hits.sort(key=lambda r: (r.get("p_a") is None, sign * (confidence(r.get("p_a")) or 0)))
     start = (f.page - 1) * PAGE
     return hits[start:start + PAGE], len(hits)
+
+
+def most_disagreed(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows by their panel's disagreement (``panel_disagreement``), largest first; rows without one (not a
+    panel's, or fewer than two members labelled) last; ties in input order."""
+    return sorted(rows, key=lambda r: (r.get("panel_disagreement") is None, -(r.get("panel_disagreement") or 0.0)))
 
 
 def principles(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, model_validator
 
-from rlaif.jobs.spec import JudgeSpec
+from rlaif.jobs.spec import JudgeSpec, PanelMember
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MEMBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ServeConfig(BaseModel):
     judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The one judge every request shares.")
+    panel: dict[str, PanelMember] = Field(default_factory=dict, description="Judges that clients may name as "
+                                          "members of a panel (name -> spec, options, calibration, weight); only "
+                                          "the operator sets them (recipe key 'panel'). A member with the spec and "
+                                          "options of 'judge' is the service's own loaded judge.")
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless you mean to expose the service.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0: any free port).")
     data_dir: str = Field("rlaif-data", description="Folder for the service's database (API keys, jobs), uploads and job outputs.")
@@ -29,6 +36,13 @@ class ServeConfig(BaseModel):
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a review-UI login lasts.")
     behind_tls: bool = Field(False, description="Clients reach the service over https (a TLS reverse proxy): "
                                                 "the UI's session cookie is marked Secure.")
+
+    @model_validator(mode="after")
+    def _member_names(self) -> "ServeConfig":
+        for name in self.panel:
+            if not MEMBER_NAME.match(name):
+                raise ValueError(f"panel member name {name!r}: use letters, digits, '.', '-', '_' (at most 64)")
+        return self
 
     @model_validator(mode="after")
     def _auth_only_off_on_loopback(self) -> "ServeConfig":

@@ -8,7 +8,7 @@ import base64
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from fastapi import Depends, HTTPException, Request
 from pydantic import ValidationError
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rlaif.core.batcher import Batcher
 from rlaif.core.errors import RlaifError, first_error
 from rlaif.jobs.kinds import JobKind
-from rlaif.jobs.spec import RunOptions
+from rlaif.jobs.spec import PanelMember, RunOptions
 from rlaif.judges.base import JudgeBackend
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
@@ -24,6 +24,7 @@ from rlaif.service.config import ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
+from rlaif.service.panel import judges_of, load_members
 from rlaif.service.redact import hide_paths
 from rlaif.service.reviews import ReviewStore
 from rlaif.service.sessions import SessionStore
@@ -43,6 +44,11 @@ class Service:
         self.cfg, self.judge = cfg, judge
         self.data_dir = Path(cfg.data_dir)
         self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
+        try:
+            self.members = load_members(cfg, judge)  # the operator's panel members, by name
+        except BaseException:
+            datadir_lock.release(self.lock)
+            raise
         self.batcher = Batcher(cfg.max_batch, cfg.max_wait_ms)
         self.assets = AssetRegistry(self.data_dir)
         self.keys = KeyStore(self.data_dir / "rlaif.db")
@@ -61,28 +67,31 @@ class Service:
         self.batcher.close()
         datadir_lock.release(self.lock)
 
-    def worker(self, kind: JobKind, settings: dict[str, Any]):
-        """The labeler, scorer or generator of ``kind`` for ``settings`` over the shared judge, built once
-        (through the kind, as every job builds it); the ``WORKER_CACHE`` most recently used are kept
-        (clients cannot grow memory without bound)."""
+    def worker(self, kind: JobKind, settings: dict[str, Any], panel: Sequence[PanelMember] = ()):
+        """The labeler, scorer or generator of ``kind`` for ``settings`` over the shared judge (or over the
+        members of ``panel``, from ``panel.chosen``), built once (through the kind, as every job builds it); the
+        ``WORKER_CACHE`` most recently used are kept (clients cannot grow memory without bound)."""
         key = kind.name + json.dumps(settings, sort_keys=True, default=str)
+        key += json.dumps([m.model_dump() for m in panel], sort_keys=True) if panel else ""
         with self._workers_lock:
             worker = self._workers.pop(key, None)
         if worker is None:
-            job = kind.spec(NO_FILE, _settings(kind.settings_model, self.assets.settings(settings)))
-            worker = kind.worker(job, self.judge)
+            extra = {kind.panel_field: list(panel)} if panel else {}
+            job = kind.spec(NO_FILE, _settings(kind.settings_model, self.assets.settings(settings)), **extra)
+            worker = kind.worker(job, judges_of(self.cfg, self.members, panel) if panel else self.judge)
         with self._workers_lock:
             self._workers[key] = worker
             while len(self._workers) > WORKER_CACHE:
                 self._workers.pop(next(iter(self._workers)))
         return worker
 
-    async def judged(self, kind: JobKind, settings: dict[str, Any], records: list[dict[str, Any]]) -> list[dict]:
-        """The records of ``kind``'s worker for ``settings`` (labels or scores), through the batcher;
-        counted in the metrics."""
+    async def judged(self, kind: JobKind, settings: dict[str, Any], records: list[dict[str, Any]],
+                     panel: Sequence[PanelMember] = ()) -> list[dict]:
+        """The records of ``kind``'s worker for ``settings`` (labels or scores; a panel's labels), through the
+        batcher; counted in the metrics."""
         if not records:
             return []
-        worker = self.worker(kind, settings)
+        worker = self.worker(kind, settings, panel)
         out = await self.run(f"{kind.name}:{worker.config_hash}", kind.process(worker), records)
         self.metrics.rows(kind, out)
         return out

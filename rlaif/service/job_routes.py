@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rlaif.core.errors import RlaifError
 from rlaif.jobs.hints import SettingNeeded
@@ -16,12 +16,15 @@ from rlaif.jobs.kinds import KINDS
 from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
 from rlaif.service.jobs import resolve_input, upload_path, view
+from rlaif.service.panel import chosen
 from rlaif.service.redact import hide_paths
 
 router = APIRouter()
 
 
 class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a judge, URL or misspelt field is a 422 naming it, never ignored
+
     kind: Literal[tuple(KINDS)] = Field(description="; ".join(f"{k.name}: {k.title}" for k in KINDS.values()))
     input: str = Field(max_length=256, description="The name of one of your uploads (PUT /v1/files/NAME).")
     settings: dict[str, Any] = Field(default_factory=dict, description="The kind's settings (labeler, scorer or "
@@ -32,6 +35,8 @@ class JobRequest(BaseModel):
     skip_invalid: bool = Field(False, description="Write bad rows with their reason instead of refusing the file.")
     chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1, le=4096, description="Rows per durable write (and per judge batch).")
     output_format: Literal["jsonl", "parquet"] = Field("jsonl", description="Result file format.")
+    panel: list[str] | None = Field(None, max_length=16, description="label jobs: a panel of judges, two or more "
+                                    "names of the service's panel members (GET /v1/panel lists them).")
 
 
 @router.put("/v1/files/{name}", status_code=201)
@@ -62,8 +67,12 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
     except RlaifError as e:
         raise HTTPException(422, str(e)) from None
     options = req.model_dump(include={"limit", "skip_invalid", "chunk_size", "output_format"})
+    kind = KINDS[req.kind]
+    if req.panel and not kind.panel_field:
+        raise HTTPException(422, f"panel: a {kind.name} job has one judge (panels label pairs)")
+    panel = chosen(svc.cfg, req.panel)
     try:
-        job_id = svc.jobs.submit(who, KINDS[req.kind], path, settings, options)
+        job_id = svc.jobs.submit(who, kind, path, settings, options, panel)
     except SettingNeeded as e:  # a bad input row: named by the caller's file name, not the server's path
         raise HTTPException(422, hide_paths(e.worded(f"send {e.setting}: true"))) from None
     except RlaifError as e:

@@ -74,10 +74,11 @@ class JobManager:
         self._thread = threading.Thread(target=self._loop, name="rlaif-jobs", daemon=True)
         self._thread.start()
 
-    def submit(self, owner: str, kind: JobKind, upload: Path, settings: dict[str, Any], options: dict[str, Any]) -> str:
+    def submit(self, owner: str, kind: JobKind, upload: Path, settings: dict[str, Any], options: dict[str, Any],
+               panel: list | None = None) -> str:
         """Snapshot the input, check settings and every row now (a bad row is a 4xx, not a failed job
-        later), then queue."""
-        self.svc.worker(kind, settings)
+        later), then queue. ``panel``: the members (``service.panel.chosen``) of a panel job."""
+        self.svc.worker(kind, settings, panel or ())
         fmt = options.pop("output_format", "jsonl")
         job_id = secrets.token_hex(8)
         folder = self.data_dir / "jobs" / job_id
@@ -85,7 +86,7 @@ class JobManager:
             _snapshot(upload, folder / "input" / upload.name)
             run = RunOptions(input=str(folder / "input" / upload.name), output=str(folder / f"output.{fmt}"),
                              progress=False, **options)
-            spec = kind.spec(run, kind.settings_model(**settings))
+            spec = kind.spec(run, kind.settings_model(**settings), **({kind.panel_field: panel} if panel else {}))
             loaded = load_input(run.input, limit=run.limit, split=None, normalise=kind.normaliser(spec),
                                 skip_invalid=run.skip_invalid)
         except BaseException:
@@ -126,7 +127,7 @@ class JobManager:
         self.store.update(jid, state="running", started=job["started"] or time.time(), error=None)
         progress = lambda done, total: self.store.update(jid, rows_done=done, rows_total=total)  # noqa: E731
         try:
-            task = kind.task(spec, worker=self.svc.worker(kind, settings_of(spec)))
+            task = kind.task(spec, worker=self.svc.worker(kind, settings_of(spec), kind.panel(spec)))
             summary = run_metered(spec.run, task, executor=LocalExecutor(self._through_batcher(jid, task.process)),
                                   on_progress=progress)
             self.store.update(jid, state="done", finished=time.time(), rows_done=summary.total,

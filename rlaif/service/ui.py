@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -22,7 +22,7 @@ from rlaif.data.records import strict_json
 from rlaif.evaluation.compare import summary_rows, write_report
 from rlaif.jobs.kinds import KINDS
 from rlaif.service import job_routes, review_routes, ui_session
-from rlaif.service.browse import PAGE, PairFilter, confidence, job_rows, principles, select
+from rlaif.service.browse import PAGE, PairFilter, confidence, job_rows, most_disagreed, principles, select
 from rlaif.service.deps import service
 from rlaif.service.jobs import view
 from rlaif.service.reviews import LABELS, agreement, report, sample_ids
@@ -136,21 +136,26 @@ def pairs_page(job_id: str, request: Request, f: Annotated[PairFilter, Query()],
     hits, total = select(rows, f, by_pair)
     return page(request, "pairs.html", title=f"Pairs of {job_id}", who=v.name, mine=mine, job=view(job), f=f,
                 hits=hits, total=total, pages=max(1, math.ceil(total / PAGE)), principles=principles(rows),
-                confidence=confidence, reviews=by_pair, reviewer_names=sorted(labels))
+                confidence=confidence, reviews=by_pair, reviewer_names=sorted(labels),
+                panel=any(r.get("panel") for r in rows))
 
 
 @router.get("/jobs/{job_id}/review", response_class=HTMLResponse)
-def review_page(job_id: str, request: Request, seed: int = 0, svc=Depends(service), v: Viewer = Depends(viewer)):
+def review_page(job_id: str, request: Request, seed: int = 0, order: Literal["sample", "disagreement"] = "sample",
+                svc=Depends(service), v: Viewer = Depends(viewer)):
+    """The review queue: a seeded sample of the labelled pairs, or (``order=disagreement``) the pairs a panel of
+    judges disagreed on most, most first."""
     job, owns = job_for(svc, v, job_id)
     rows = [r for r in _label_rows(job) if not r.get("error")]
     if not rows:
         raise HTTPException(409, f"Job {job_id} has no labelled pairs to review yet.")
     mine = svc.reviews.of_job(job_id, v.name)
-    order = sample_ids([r["id"] for r in rows], SAMPLE, seed)
-    todo = [i for i in order if i not in mine]
+    ids = [r["id"] for r in rows]
+    queue = [r["id"] for r in most_disagreed(rows)][:SAMPLE] if order == "disagreement" else sample_ids(ids, SAMPLE, seed)
+    todo = [i for i in queue if i not in mine]
     by_id = {r["id"]: r for r in rows}
     return page(request, "review.html", title=f"Review {job_id}", who=v.name, mine=owns, job=view(job), seed=seed,
-                pair=by_id[todo[0]] if todo else None, done=len(order) - len(todo), sample=len(order),
+                order=order, pair=by_id[todo[0]] if todo else None, done=len(queue) - len(todo), sample=len(queue),
                 stats=agreement(rows, mine))
 
 
