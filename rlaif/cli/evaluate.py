@@ -28,8 +28,8 @@ def compare(args: argparse.Namespace) -> int:
     f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap,
                      against=other)
     lines = summary_rows(f) + [(f"audit: {k}", v) for k, v in f["audit"]["verdicts"].items()]
-    lines += [(f"panel: {what} ({who})", v) for what, who, v in (panel_rows(f["panel"]) if "panel" in f else [])]
-    width = max(len(k) for k, _ in lines)
+    lines += [(f"panel: {what}", f"{v}  [{who}]") for what, who, v in (panel_rows(f["panel"]) if "panel" in f else [])]
+    width = max(len(k) for k, _ in lines)  # who (judge ids, long) goes last: the names column stays narrow
     for k, v in lines:
         print(f"{k:{width}s}  {v}")
     print(f"\nreport: {out / 'report.md'} and {out / 'report.html'}; figures: {out / 'figures.json'}")
