@@ -45,28 +45,37 @@ def position_audit(p_first: np.ndarray, p_second: np.ndarray, *, n_boot: int = 2
     }
 
 
+def versus_humans(ai: np.ndarray, hu: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The judge against humans on the same pairs, for one response of each pair singled out (the longer, the
+    judge's own): ``ai`` the judge's P(that response preferred), ``hu`` whether the humans preferred it.
+
+    ``ai_rate``: the judge's share of picks of it (hard decisions, a tie at 1/2 counts half), with a bootstrap
+    CI; ``human_rate``: the humans' share; ``excess`` = ai_rate - human_rate with a paired bootstrap CI over
+    pairs; McNemar's exact test on the pairs where exactly one of judge and humans picks it (``ai_only`` vs
+    ``human_only``; judge ties left out), so a judge that merely agrees with humans is not flagged.
+    """
+    ai_hard = np.where(ai == 0.5, 0.5, (ai > 0.5).astype(float))
+    h = hu.astype(float)
+    mean = lambda a: float(a.mean()) if len(a) else float("nan")  # noqa: E731
+    excess = lambda a, b: mean(a) - mean(b)  # noqa: E731
+    ai_only, human_only = int(((ai > 0.5) & ~hu).sum()), int(((ai < 0.5) & hu).sum())
+    return {"ai_rate": mean(ai_hard), "ai_rate_ci95": M.bootstrap_ci(mean, ai_hard, n_boot=n_boot, seed=seed),
+            "human_rate": mean(h), "excess": excess(ai_hard, h),
+            "excess_ci95": M.bootstrap_ci(excess, ai_hard, h, n_boot=n_boot, seed=seed),
+            "ai_only": ai_only, "human_only": human_only, "mcnemar_p": mcnemar_exact(ai_only, human_only)}
+
+
 def length_audit(p: np.ndarray, y: np.ndarray, len_a: np.ndarray, len_b: np.ndarray, *, n_boot: int = 2000,
                  seed: int = 0) -> dict[str, Any]:
     """Length bias: the share of unequal-length pairs where the judge prefers the longer response
-    (``metrics.length_bias``: a tie counts half) against the humans' share on the same pairs.
-
-    ``excess`` = AI share - human share, with a paired bootstrap CI over pairs; McNemar's exact test on
-    the pairs where exactly one of judge and humans picks the longer (``ai_only`` vs ``human_only``;
-    AI ties left out), so a judge that merely agrees with length-loving humans is not flagged.
-    """
-    base = M.length_bias(p, y, len_a, len_b)
+    (``metrics.length_bias``: a tie counts half) against the humans' share on the same pairs, compared
+    by ``versus_humans`` (excess with a paired bootstrap CI, McNemar's exact test)."""
     m = len_a != len_b
     a_longer = len_a[m] > len_b[m]
-    ai = np.where(a_longer, p[m], 1 - p[m])
-    hu = np.where(a_longer, y[m], 1 - y[m]) > 0.5
-    ai_hard = np.where(ai == 0.5, 0.5, (ai > 0.5).astype(float))
-    excess = lambda a, h: float(a.mean() - h.mean()) if len(a) else float("nan")  # noqa: E731
-    ai_only = int(((ai > 0.5) & ~hu).sum())
-    human_only = int(((ai < 0.5) & hu).sum())
-    return {**base, "ai_prefers_longer_ci95": M.bootstrap_ci(lambda a: float(a.mean()), ai_hard, n_boot=n_boot, seed=seed),
-            "excess": excess(ai_hard, hu.astype(float)),
-            "excess_ci95": M.bootstrap_ci(excess, ai_hard, hu.astype(float), n_boot=n_boot, seed=seed),
-            "ai_only": ai_only, "human_only": human_only, "mcnemar_p": mcnemar_exact(ai_only, human_only)}
+    v = versus_humans(np.where(a_longer, p[m], 1 - p[m]), np.where(a_longer, y[m], 1 - y[m]) > 0.5,
+                      n_boot=n_boot, seed=seed)
+    return {**M.length_bias(p, y, len_a, len_b), "ai_prefers_longer_ci95": v["ai_rate_ci95"],
+            **{k: v[k] for k in ("excess", "excess_ci95", "ai_only", "human_only", "mcnemar_p")}}
 
 
 def sensitivity_audit(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, *, n_boot: int = 2000,
