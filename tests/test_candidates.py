@@ -202,14 +202,18 @@ def test_generate_resumes_and_refuses_other_sampling(tmp_path):
 
 def test_sources_of_candidates_and_input_pairs_reach_the_pair_records(tmp_path):
     rows = [{"id": "q1", "prompt": "p", "responses": ["a", "b", "c"], "policy": "hf:pol"},
-            {"id": "q2", "prompt": "p", "responses": ["a", "b"], "policy": "hf:pol", "sources": ["dataset", "hf:pol"]},
+            {"id": "q2", "prompt": "p", "responses": ["a", "b", "c"], "policy": "hf:pol", "kept_label": "b",
+             "sources": ["dataset", "dataset", "hf:pol"]},
             {"id": "q3", "prompt": "p", "responses": ["a", "b"], "sources": ["one"]},
             {"id": "q4", "prompt": "p", "response_a": "a", "response_b": "b", "source_a": "m1", "source_b": "m2"},
             {"id": "q5", "prompt": "p", "response_a": "a", "response_b": "b", "source_a": "m1"}]
     loaded = load_pairs(write_jsonl(tmp_path / "c.jsonl", rows), normalise=pair_normaliser("all"))
     got = {r["id"]: (r.get("source_a"), r.get("source_b")) for r in loaded.records}
     assert got == {"q1:0-1": ("hf:pol", "hf:pol"), "q1:0-2": ("hf:pol", "hf:pol"), "q1:1-2": ("hf:pol", "hf:pol"),
-                   "q2:0-1": ("dataset", "hf:pol"), "q4": ("m1", "m2")}
+                   "q2:0-1": ("dataset", "dataset"), "q2:0-2": ("dataset", "hf:pol"), "q2:1-2": ("dataset", "hf:pol"),
+                   "q4": ("m1", "m2")}
+    # the kept pair's human label (humans preferred responses[1]) goes to pair 0-1 only
+    assert [r["human_label"] for r in loaded.records if r["id"].startswith("q2")] == [0.0, None, None]
     assert [msg for _, msg in loaded.invalid] == [
         f"{tmp_path / 'c.jsonl'}:3 field 'sources' must be a list of 2 names, one per response",
         f"{tmp_path / 'c.jsonl'}:5 field 'source_b' is missing"]
@@ -236,9 +240,11 @@ def test_keep_responses_chains_policies_and_keeps_who_wrote_what(tmp_path):
     a = read_records(tmp_path / "a.jsonl")
     assert (a[0]["responses"], a[0]["sources"]) == (["a plain reply"], ["policy:A"])
     assert sorted(a[1]["responses"][:2]) == ["hello", "yo"] and a[1]["sources"] == ["dataset", "dataset", "policy:A"]
+    assert a[1]["kept_label"] == (1.0 if a[1]["responses"][0] == "hello" else 0.0) and "kept_label" not in a[0]
     generate_file(GenerateJob(run=run("a.jsonl", "ab.jsonl"), generator=keep), _policy("policy:B"))
     ab = read_records(tmp_path / "ab.jsonl")
     assert ab[0]["sources"] == ["policy:A", "policy:B"] and ab[1]["sources"] == ["dataset", "dataset", "policy:A", "policy:B"]
+    assert ab[1]["kept_label"] == a[1]["kept_label"]
     assert [(r["prompt"], r["messages"]) for r in ab] == [(r["prompt"], r["messages"]) for r in a]  # A's conversation
     plain = GeneratorConfig(sampling=Sampling(n=1, seed=1))
     assert KINDS["generate"].config_hash(GenerateJob(run=run("p.jsonl", "x"), generator=plain), "policy:A") != \
@@ -269,6 +275,11 @@ def test_cli_self_preference_from_generate_to_compare(tmp_path, capsys):
         ("dataset", "dataset"), ("dataset", "scripted:test")}  # the policy's reply is candidate 2, in slot b
     own = [k for k, r in labels.items() if r["source_b"] == "scripted:test"]
     assert all(labels[k]["response_b"] == "a GOOD reply" and labels[k]["p_a"] < 0.5 for k in own)
+    # the dataset's pairs keep their human labels (chosen is "plain i"), so compare runs on this file as it is
+    assert all(r["human_label"] == float(r["response_a"].startswith("plain")) for k, r in labels.items() if k.endswith(":0-1"))
+    assert main(["compare", str(tmp_path / "l.jsonl"), "-o", str(tmp_path / "rep0"), "--bootstrap", "20"]) == 0
+    alone = json.loads((tmp_path / "rep0" / "figures.json").read_text())["audit"]["verdicts"]["self-preference"]
+    assert alone.startswith("the judge picks its own response more often than not (100.0% of 16 pairs, p = 3.1e-05")
     # humans prefer the judge's reply in the pairs of q0-q3 (label 0: slot b), the dataset's in those of q4-q7
     human = write_jsonl(tmp_path / "h.jsonl", [{"id": k, "human_label": float(k >= "q4")} for k in own])
     capsys.readouterr()

@@ -138,6 +138,9 @@ class CandidateRecord:
     config_hash: str = _f(_HASH, "", "string", "provenance")
     sources: list | None = _f("(only with --keep-responses) who wrote each response: the input's source names "
                               "(\"dataset\" when it names none), then the policy id", None, "list<string>", "optional")
+    kept_label: float | None = _f("(--keep-responses, an input pair with a human label) 1.0 if humans preferred "
+                                  "responses[0] to responses[1], 0.0 if responses[1]: the human_label of pair 0-1",
+                                  None, "float64", "optional")
 
 
 @dataclass(kw_only=True)

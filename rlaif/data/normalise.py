@@ -52,7 +52,7 @@ def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tup
     return list(msgs[:-1]), text_field(msgs[-1].get("content"), loc, fname)
 
 
-def parse_human_label(value: Any, loc: str) -> float | None:
+def parse_human_label(value: Any, loc: str, field: str = "human_label") -> float | None:
     if is_missing(value):
         return None
     mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
@@ -65,7 +65,7 @@ def parse_human_label(value: Any, loc: str) -> float | None:
             pass
     if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
         return float(value)
-    raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
+    raise ValueError(f"{loc} field '{field}' = {value!r} is not 1/0, 'a'/'b' or a probability")
 
 
 def row_id(row: dict[str, Any], index: int) -> str:

@@ -16,6 +16,7 @@ from rlaif.data.normalise import parse_human_label
 from rlaif.data.records import read_records
 from rlaif.data.sources import iter_source_rows
 from rlaif.core.errors import RlaifError
+from rlaif.core.records import is_missing
 from rlaif.core.schema import check_label_record, missing_reasons
 
 
@@ -125,7 +126,7 @@ def self_preference(records: list[dict[str, Any]], self_source: str | None = Non
         return {"absent": "no pair says who wrote its responses (source_a/source_b: label candidates of "
                           "'rlaif generate' with --pairs, or give the input rows source_a and source_b)"}
     mine = [r for r in sourced if sum(_own(r, self_source)) == 1]
-    labelled = [r for r in mine if r.get("p_a") is not None]
+    labelled = [r for r in mine if not is_missing(r.get("p_a"))]
     if not labelled:
         names = sorted({s for r in sourced for s in (r["source_a"], r["source_b"])})
         me = [self_source] if self_source else sorted({str(r.get("judge")) for r in sourced})

@@ -66,11 +66,14 @@ class Generator:
                 for r, c, resp in zip(records, convs, replies)]
 
     def responses(self, record: dict[str, Any], sampled: list[str]) -> dict[str, Any]:
-        """A candidate row's ``responses``; with ``keep_responses``, the record's kept ones first and ``sources``."""
+        """A candidate row's ``responses``; with ``keep_responses``, the record's kept ones first, ``sources``, and
+        the humans' label of the kept pair."""
         if not self.cfg.keep_responses:
             return {"responses": sampled}
+        label = record.get("kept_label")
         return {"responses": list(record["kept_responses"]) + sampled,
-                "sources": list(record["kept_sources"]) + [self.policy.judge_id] * len(sampled)}
+                "sources": list(record["kept_sources"]) + [self.policy.judge_id] * len(sampled),
+                **({"kept_label": label} if label is not None else {})}
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
         return invalid_candidate(self.provenance, rid, message)
