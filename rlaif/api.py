@@ -113,13 +113,16 @@ def score(data: Iterable[dict[str, Any]] | Any, judge: JudgeBackend | str | None
     return _like(data, [r if "reward" in r else next(done) for r in recs])
 
 
-def compare(labels: Any, human: str | None = None, *, n_boot: int = 2000, against: Any = None) -> dict[str, Any]:
+def compare(labels: Any, human: str | None = None, *, n_boot: int = 2000, against: Any = None,
+            self_source: str | None = None) -> dict[str, Any]:
     """The figures of ``rlaif compare`` (agreement with humans and its interval, kappa, ECE, position and length
     bias, the audit) for label records: those ``label`` returned, a Dataset of them, or a file; ``human``: a file
-    of ``id, human_label`` rows; ``against``: labels of the same pairs by another judge or template."""
+    of ``id, human_label`` rows; ``against``: labels of the same pairs by another judge or template;
+    ``self_source``: the source name of the judge's own responses (self-preference; default: the judge id)."""
     from rlaif.evaluation.compare import compute, join_human, load_for_compare
 
     def records(x: Any) -> list[dict[str, Any]]:
         return load_for_compare(x, human) if isinstance(x, str) else join_human(_rows(x), human)
 
-    return compute(records(labels), n_boot=n_boot, against=records(against) if against is not None else None)
+    return compute(records(labels), n_boot=n_boot, against=records(against) if against is not None else None,
+                   self_source=self_source)

@@ -8,7 +8,7 @@ import pytest
 
 from rlaif.core.exact import beta_quantile, binom_two_sided, jeffreys_interval, mcnemar_exact
 from rlaif.evaluation import audit as A
-from rlaif.evaluation.compare import compute, write_report
+from rlaif.evaluation.compare import audit_rows, compute, write_report
 
 
 def test_exact_binomial_by_hand():
@@ -127,3 +127,65 @@ def test_compare_cli_against(tmp_path):
     other = write_jsonl(tmp_path / "o.jsonl", [{**json.loads(x), "id": "zz"} for x in a.read_text().splitlines()[:1]])
     res = run(a, "--against", other, "-o", tmp_path / "rep2")
     assert res.returncode == 2 and res.stderr.strip() == "rlaif: error: --against: no pair id is labelled in both files"
+
+
+def test_self_preference_audit_by_hand():
+    p_own = np.array([0.9, 0.7, 0.2, 0.5, 0.8, 0.6, 0.3, 0.95])
+    y_own = np.array([1.0, 0.0, 0.0, 1.0, np.nan, 0.0, 1.0, 1.0])
+    s = A.self_preference_audit(p_own, y_own, n_boot=200)
+    # the judge alone: 5 wins, 2 losses, 1 tie; two-sided binomial of 5 in 7 = 2 * (1 + 7 + 21) / 128
+    assert (s["n"], s["wins"], s["losses"], s["ties"]) == (8, 5, 2, 1)
+    assert s["win_rate"] == pytest.approx(5 / 7) and s["binomial_p"] == pytest.approx(58 / 128)
+    assert s["win_rate_ci95"] == pytest.approx(jeffreys_interval(5, 7)) and s["mean_p_own"] == pytest.approx(4.95 / 8)
+    # 7 pairs with a human label (row 4 has none): the judge picks its own 1, 1, 0, tie, 1, 0, 1 -> 4.5 / 7; humans
+    # 4 / 7; only the judge picks its own on rows 1 and 5, only humans on row 6 (row 3's tie left out)
+    assert s["with_human_label"] == 7 and (s["ai_rate"], s["human_rate"]) == pytest.approx((4.5 / 7, 4 / 7))
+    assert s["excess"] == pytest.approx(0.5 / 7) and (s["ai_only"], s["human_only"]) == (2, 1)
+    assert s["mcnemar_p"] == 1.0 and s["excess_ci95"][0] <= 0.5 / 7 <= s["excess_ci95"][1]
+    assert A.self_preference_verdict(s) == "no significant self-preference relative to humans (p = 1, 7 pairs with a human label)"
+    alone = A.self_preference_audit(np.array([0.9] * 12), np.full(12, np.nan))
+    assert (alone["binomial_p"], alone["with_human_label"], alone["mcnemar_p"]) == (pytest.approx(2 / 4096), 0, 1.0)
+    assert A.self_preference_verdict(alone) == ("the judge picks its own response more often than not (100.0% of 12 "
+                                                "pairs, p = 0.00049 < 0.01); no human label on these pairs, so better "
+                                                "own responses would read the same")
+
+
+def _sourced(rows):
+    """Label records (judge "J") from (source_a, source_b, p_a, human_label)."""
+    return [{"id": str(i), "p_a": p, "p_a_first": p, "p_a_second": p, "human_label": h, "response_a": "a",
+             "response_b": "b", "judge": "J", "constitution": "c", "template": "t", "error": None if p is not None else "x",
+             **({"source_a": sa, "source_b": sb} if sa else {})} for i, (sa, sb, p, h) in enumerate(rows)]
+
+
+def test_self_preference_finds_the_judges_own_response_in_either_slot(tmp_path):
+    recs = _sourced([("J", "m2", 0.8, 1.0),     # own in a: P(own) 0.8, humans prefer it
+                     ("m2", "J", 0.8, 1.0),     # own in b: P(own) 0.2, humans prefer the other
+                     ("J", "J", 0.9, 0.0),      # both own: left out
+                     ("m2", "m3", 0.9, 0.0),    # neither: left out
+                     (None, None, 0.9, 1.0),    # no sources: left out
+                     ("J", "m2", None, None),   # not labelled: counted as left out
+                     ("m2", "J", 0.3, None)])   # own in b, P(own) 0.7, no human label
+    sp = compute(recs, n_boot=50)["audit"]["self_preference"]
+    assert (sp["n"], sp["wins"], sp["losses"], sp["unlabelled_left_out"], sp["self_source"]) == (3, 2, 1, 1, ["J"])
+    assert sp["mean_p_own"] == pytest.approx(1.7 / 3) and sp["with_human_label"] == 2
+    assert (sp["ai_rate"], sp["human_rate"], sp["ai_only"], sp["human_only"]) == (0.5, 0.5, 0, 0)
+    other = compute(recs, n_boot=50, self_source="m2")["audit"]["self_preference"]  # m2's responses as the judge's
+    # m2 alone in rows 0 (P(own) 0.2), 1 (0.8), 3 (0.9) and 6 (0.3)
+    assert (other["n"], other["wins"], other["losses"], other["self_source"]) == (4, 2, 2, ["m2"])
+    f = write_report(recs, tmp_path / "rep", n_boot=50)
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| self-preference: judge picks its own response (J) vs 1/2 | 2 of 3, 0.667" in md
+    assert "| self-preference: judge vs humans prefer the judge's own | 0.500 vs 0.500, excess 0.000" in md
+    assert f["audit"]["verdicts"]["self-preference"].startswith("no significant self-preference relative to humans")
+    assert "self-preference: judge picks its own response" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_self_preference_says_why_it_is_absent():
+    none = compute(_sourced([(None, None, 0.8, 1.0)]), n_boot=20)["audit"]
+    assert none["self_preference"]["absent"].startswith("no pair says who wrote its responses (source_a/source_b")
+    assert none["verdicts"]["self-preference"].startswith("not measured: no pair says who wrote")
+    others = compute(_sourced([("m1", "m2", 0.8, 1.0), ("J", "J", 0.4, 0.0)]), n_boot=20)["audit"]
+    assert others["self_preference"]["absent"] == ("no labelled pair has exactly one response by J (sources: J, m1, "
+                                                   "m2); --self-source NAME says which source is the judge's")
+    rows = dict((t, (s, p)) for t, s, p in audit_rows(others))
+    assert rows["self-preference"] == (f"not measured: {others['self_preference']['absent']}", "n/a")

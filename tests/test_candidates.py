@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pydantic
 import pytest
 
 from conftest import ScriptedJudge, write_jsonl
@@ -19,6 +20,7 @@ from rlaif.data.records import read_records
 from rlaif.data.sources import load_pairs
 from rlaif.evaluation.bradley_terry import fit, ranks
 from rlaif.evaluation.ranking import best_agreement, ranked_records
+from rlaif.jobs.kinds import KINDS
 from rlaif.jobs.pipeline import generate_file, label_file, score_file
 from rlaif.jobs.spec import GenerateJob, LabelJob, RunOptions, ScoreJob
 from rlaif.judges.sampling import Sampling, nucleus, sample_token
@@ -196,3 +198,97 @@ def test_generate_resumes_and_refuses_other_sampling(tmp_path):
     other = full.model_copy(update={"generator": GeneratorConfig(sampling=Sampling(seed=1))})
     with pytest.raises(RlaifError, match="other settings"):
         generate_file(other, ScriptedJudge())
+
+
+def test_sources_of_candidates_and_input_pairs_reach_the_pair_records(tmp_path):
+    rows = [{"id": "q1", "prompt": "p", "responses": ["a", "b", "c"], "policy": "hf:pol"},
+            {"id": "q2", "prompt": "p", "responses": ["a", "b", "c"], "policy": "hf:pol", "kept_label": "b",
+             "sources": ["dataset", "dataset", "hf:pol"]},
+            {"id": "q3", "prompt": "p", "responses": ["a", "b"], "sources": ["one"]},
+            {"id": "q4", "prompt": "p", "response_a": "a", "response_b": "b", "source_a": "m1", "source_b": "m2"},
+            {"id": "q5", "prompt": "p", "response_a": "a", "response_b": "b", "source_a": "m1"}]
+    loaded = load_pairs(write_jsonl(tmp_path / "c.jsonl", rows), normalise=pair_normaliser("all"))
+    got = {r["id"]: (r.get("source_a"), r.get("source_b")) for r in loaded.records}
+    assert got == {"q1:0-1": ("hf:pol", "hf:pol"), "q1:0-2": ("hf:pol", "hf:pol"), "q1:1-2": ("hf:pol", "hf:pol"),
+                   "q2:0-1": ("dataset", "dataset"), "q2:0-2": ("dataset", "hf:pol"), "q2:1-2": ("dataset", "hf:pol"),
+                   "q4": ("m1", "m2")}
+    # the kept pair's human label (humans preferred responses[1]) goes to pair 0-1 only
+    assert [r["human_label"] for r in loaded.records if r["id"].startswith("q2")] == [0.0, None, None]
+    assert [msg for _, msg in loaded.invalid] == [
+        f"{tmp_path / 'c.jsonl'}:3 field 'sources' must be a list of 2 names, one per response",
+        f"{tmp_path / 'c.jsonl'}:5 field 'source_b' is missing"]
+
+
+class _NoOptions(pydantic.BaseModel):
+    pass
+
+
+def _policy(name):
+    """A ScriptedJudge recording ``name`` as its id (as a policy: it replies "a GOOD reply" first)."""
+    judge = ScriptedJudge()
+    judge.judge_id = name
+    return judge
+
+
+def test_keep_responses_chains_policies_and_keeps_who_wrote_what(tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "q0", "prompt": "question 0"},
+                                                   {"id": "q1", "chosen": "\n\nHuman: hi\n\nAssistant: hello",
+                                                    "rejected": "\n\nHuman: hi\n\nAssistant: yo"}])
+    run = lambda i, o: RunOptions(input=str(tmp_path / i), output=str(tmp_path / o), progress=False)  # noqa: E731
+    keep = GeneratorConfig(sampling=Sampling(n=1, seed=1), keep_responses=True)
+    generate_file(GenerateJob(run=run("p.jsonl", "a.jsonl"), generator=keep), _policy("policy:A"))
+    a = read_records(tmp_path / "a.jsonl")
+    assert (a[0]["responses"], a[0]["sources"]) == (["a plain reply"], ["policy:A"])
+    assert sorted(a[1]["responses"][:2]) == ["hello", "yo"] and a[1]["sources"] == ["dataset", "dataset", "policy:A"]
+    assert a[1]["kept_label"] == (1.0 if a[1]["responses"][0] == "hello" else 0.0) and "kept_label" not in a[0]
+    generate_file(GenerateJob(run=run("a.jsonl", "ab.jsonl"), generator=keep), _policy("policy:B"))
+    ab = read_records(tmp_path / "ab.jsonl")
+    assert ab[0]["sources"] == ["policy:A", "policy:B"] and ab[1]["sources"] == ["dataset", "dataset", "policy:A", "policy:B"]
+    assert ab[1]["kept_label"] == a[1]["kept_label"]
+    assert [(r["prompt"], r["messages"]) for r in ab] == [(r["prompt"], r["messages"]) for r in a]  # A's conversation
+    plain = GeneratorConfig(sampling=Sampling(n=1, seed=1))
+    assert KINDS["generate"].config_hash(GenerateJob(run=run("p.jsonl", "x"), generator=plain), "policy:A") != \
+        KINDS["generate"].config_hash(GenerateJob(run=run("p.jsonl", "x"), generator=keep), "policy:A")
+
+
+def test_cli_self_preference_from_generate_to_compare(tmp_path, capsys):
+    """The judge's model as the policy, its responses kept beside the dataset's, labelled by the same judge: the
+    label records say who wrote each response and ``compare`` audits self-preference against human labels."""
+    from rlaif.cli import main
+    from rlaif.judges import judge_id, registry
+
+    # the same model as judge and as policy records one id, however its spec is spelled
+    assert judge_id(None) == judge_id("embedded") == judge_id("llamacpp:embedded")
+    prompts = write_jsonl(tmp_path / "hh.jsonl", [{"id": f"q{i}", "prompt": f"question {i}", "chosen": f"plain {i}",
+                                                     "rejected": f"other {i}"} for i in range(8)])
+    registry.register("selfjudge", registry.JudgeKind("selfjudge", "X", "test", _NoOptions, lambda a, o: ScriptedJudge(),
+                                                      lambda a, o: ScriptedJudge.judge_id))
+    try:
+        assert main(["generate", str(prompts), "-o", str(tmp_path / "c.jsonl"), "--policy", "selfjudge:x", "-n", "1",
+                     "--keep-responses", "--no-progress"]) == 0
+        assert main(["label", str(tmp_path / "c.jsonl"), "-o", str(tmp_path / "l.jsonl"), "--judge", "selfjudge:x",
+                     "--pairs", "all", "--no-progress"]) == 0
+    finally:
+        registry.unregister("selfjudge")
+    labels = {r["id"]: r for r in read_records(tmp_path / "l.jsonl")}
+    assert len(labels) == 8 * 3 and {(r["source_a"], r["source_b"]) for r in labels.values()} == {
+        ("dataset", "dataset"), ("dataset", "scripted:test")}  # the policy's reply is candidate 2, in slot b
+    own = [k for k, r in labels.items() if r["source_b"] == "scripted:test"]
+    assert all(labels[k]["response_b"] == "a GOOD reply" and labels[k]["p_a"] < 0.5 for k in own)
+    # the dataset's pairs keep their human labels (chosen is "plain i"), so compare runs on this file as it is
+    assert all(r["human_label"] == float(r["response_a"].startswith("plain")) for k, r in labels.items() if k.endswith(":0-1"))
+    assert main(["compare", str(tmp_path / "l.jsonl"), "-o", str(tmp_path / "rep0"), "--bootstrap", "20"]) == 0
+    alone = json.loads((tmp_path / "rep0" / "figures.json").read_text())["audit"]["verdicts"]["self-preference"]
+    assert alone.startswith("the judge picks its own response more often than not (100.0% of 16 pairs, p = 3.1e-05")
+    # humans prefer the judge's reply in the pairs of q0-q3 (label 0: slot b), the dataset's in those of q4-q7
+    human = write_jsonl(tmp_path / "h.jsonl", [{"id": k, "human_label": float(k >= "q4")} for k in own])
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "l.jsonl"), "--human", str(human), "-o", str(tmp_path / "rep"),
+                 "--bootstrap", "50"]) == 0
+    sp = json.loads((tmp_path / "rep" / "figures.json").read_text())["audit"]["self_preference"]
+    assert (sp["n"], sp["wins"], sp["binomial_p"], sp["self_source"]) == (16, 16, pytest.approx(2 / 2 ** 16), ["scripted:test"])
+    assert (sp["ai_rate"], sp["human_rate"], sp["ai_only"], sp["human_only"], sp["mcnemar_p"]) == (
+        1.0, 0.5, 8, 0, pytest.approx(2 / 256))
+    assert "audit: self-preference" in capsys.readouterr().out
+    verdict = "the judge prefers its own responses more often than humans do (excess +0.500, p = 0.0078 < 0.01)"
+    assert verdict in (tmp_path / "rep" / "report.md").read_text()

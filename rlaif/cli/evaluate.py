@@ -15,6 +15,8 @@ def compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the intervals")
     p.add_argument("--against", default=None, help="label records of the same pairs under another template or "
                    "judge: the audit adds their agreement and the difference in alignment with humans")
+    p.add_argument("--self-source", default=None, metavar="NAME", help="the source_a/source_b name of the judge's "
+                   "own responses, for the self-preference audit (default: each row's judge id)")
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -26,7 +28,7 @@ def compare(args: argparse.Namespace) -> int:
     recs = load_for_compare(args.labels, args.human)
     other = load_for_compare(args.against, args.human) if args.against else None
     f = write_report(recs, out, title=args.title or f"AI vs human labels: {Path(args.labels).name}", n_boot=args.bootstrap,
-                     against=other)
+                     against=other, self_source=args.self_source)
     lines = summary_rows(f) + [(f"audit: {k}", v) for k, v in f["audit"]["verdicts"].items()]
     lines += [(f"panel: {what}", f"{v}  [{who}]") for what, who, v in (panel_rows(f["panel"]) if "panel" in f else [])]
     width = max(len(k) for k, _ in lines)  # who (judge ids, long) goes last: the names column stays narrow

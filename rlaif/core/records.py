@@ -111,6 +111,9 @@ class LabelRecord(PairRecord):
     candidate_a: int | None = _f("(--pairs) index of response_a among the candidates", None, group="optional")
     candidate_b: int | None = _f("(--pairs) index of response_b among the candidates", None, group="optional")
     messages: list | None = _f("(--pairs) " + _MESSAGES, None, "messages", "optional")
+    source_a: str | None = _f("(when the input says, or --pairs) who wrote response_a: the input row's ``source_a``, "
+                              "or the policy id of a candidate (``sources``, else ``policy``)", None, "string", "optional")
+    source_b: str | None = _f("(as source_a) who wrote response_b", None, "string", "optional")
 
 
 @dataclass(kw_only=True)
@@ -148,6 +151,11 @@ class CandidateRecord:
     policy: str = _f("the policy model's id", "", group="provenance")
     sampling: dict | None = _f("the sampling settings", None, group="provenance")
     config_hash: str = _f(_HASH, "", "string", "provenance")
+    sources: list | None = _f("(only with --keep-responses) who wrote each response: the input's source names "
+                              "(\"dataset\" when it names none), then the policy id", None, "list<string>", "optional")
+    kept_label: float | None = _f("(--keep-responses, an input pair with a human label) 1.0 if humans preferred "
+                                  "responses[0] to responses[1], 0.0 if responses[1]: the human_label of pair 0-1",
+                                  None, "float64", "optional")
 
 
 @dataclass(kw_only=True)

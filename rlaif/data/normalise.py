@@ -2,7 +2,8 @@
 
 Accepted row shapes (detected per row):
 
-* ``prompt, response_a, response_b`` (optional ``human_label``: 1/0, "a"/"b", or null);
+* ``prompt, response_a, response_b`` (optional ``human_label``: 1/0, "a"/"b", or null; optional
+  ``source_a``, ``source_b``: who wrote each response, both or neither);
 * TRL preference rows ``prompt, chosen, rejected`` (strings or conversational message lists),
   and TRL implicit-prompt rows ``chosen, rejected`` whose shared prefix is the prompt;
 * HH-RLHF transcripts: ``chosen``/``rejected`` strings of "\\n\\nHuman: ... \\n\\nAssistant: ..." turns
@@ -51,7 +52,7 @@ def _split_conversation(msgs: list[dict[str, Any]], loc: str, fname: str) -> tup
     return list(msgs[:-1]), text_field(msgs[-1].get("content"), loc, fname)
 
 
-def parse_human_label(value: Any, loc: str) -> float | None:
+def parse_human_label(value: Any, loc: str, field: str = "human_label") -> float | None:
     if is_missing(value):
         return None
     mapping = {"a": 1.0, "b": 0.0, "1": 1.0, "0": 0.0}
@@ -64,7 +65,7 @@ def parse_human_label(value: Any, loc: str) -> float | None:
             pass
     if isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0:
         return float(value)
-    raise ValueError(f"{loc} field 'human_label' = {value!r} is not 1/0, 'a'/'b' or a probability")
+    raise ValueError(f"{loc} field '{field}' = {value!r} is not 1/0, 'a'/'b' or a probability")
 
 
 def row_id(row: dict[str, Any], index: int) -> str:
@@ -119,7 +120,7 @@ def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
         return {"id": rid, "prompt": _prompt(row.get("prompt"), loc),
                 "response_a": text_field(row.get("response_a"), loc, "response_a"),
                 "response_b": text_field(row.get("response_b"), loc, "response_b"),
-                "human_label": parse_human_label(row.get("human_label"), loc)}
+                "human_label": parse_human_label(row.get("human_label"), loc), **_sources(row, loc)}
     if "chosen" in row or "rejected" in row:
         conversational = _is_messages(row.get("chosen")) and _is_messages(row.get("rejected"))
         prompt, a, b = _conversational(row, loc) if conversational else _strings(row, loc)
@@ -130,6 +131,14 @@ def normalise_row(row: dict[str, Any], index: int, loc: str) -> dict[str, Any]:
         raise ValueError(f"{loc}: a candidate row ('responses'); label it with --pairs all|adjacent|random:K")
     raise ValueError(f"{loc}: no 'response_a'/'response_b' or 'chosen'/'rejected' fields "
                      f"(found: {', '.join(sorted(row)) or 'none'})")
+
+
+def _sources(row: dict[str, Any], loc: str) -> dict[str, str]:
+    """``source_a``, ``source_b`` (who wrote each response: a model id, or a name such as "dataset") when the row
+    gives them; a row gives both or neither."""
+    if is_missing(row.get("source_a")) and is_missing(row.get("source_b")):
+        return {}
+    return {f: text_field(row.get(f), loc, f) for f in ("source_a", "source_b")}
 
 
 def chosen_in_slot_b(prompt: str, chosen: str, rejected: str) -> bool:
@@ -153,8 +162,11 @@ def normalise_single(row: dict[str, Any], index: int, loc: str) -> dict[str, Any
 
 
 def _context(row: dict[str, Any], loc: str) -> list[dict[str, Any]]:
-    """The conversation a policy should answer: ``prompt`` (text or messages), ``messages`` (a final
-    assistant turn is dropped), or the context of a chosen/rejected pair."""
+    """The conversation a policy should answer: a candidate row's ``messages`` (the conversation its policy
+    saw), ``prompt`` (text or messages), ``messages`` (a final assistant turn is dropped), or the context of a
+    chosen/rejected pair."""
+    if "responses" in row and _is_messages(row.get("messages")) and row["messages"]:
+        return list(row["messages"])
     if row.get("prompt") is not None:
         p = row["prompt"]
         return list(p) if _is_messages(p) else [{"role": "user", "content": text_field(p, loc, "prompt")}]

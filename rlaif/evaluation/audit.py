@@ -1,5 +1,5 @@
-"""Audit statistics of a judge's labels: position bias and length bias with exact tests, and the
-sensitivity of the labels to the template or judge (two label files of the same pairs).
+"""Audit statistics of a judge's labels: position bias, length bias and self-preference with exact tests,
+and the sensitivity of the labels to the template or judge (two label files of the same pairs).
 
 Conventions as in ``metrics``: ``p`` = P(a preferred), ``y`` the human label, an AI decision at
 exactly 1/2 is a tie. Every test here is exact (``rlaif.core.exact``); ties are counted and left out.
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rlaif.core.exact import binom_two_sided, mcnemar_exact
+from rlaif.core.exact import binom_two_sided, jeffreys_interval, mcnemar_exact
 from rlaif.core.prefs import hits
 from rlaif.evaluation import metrics as M
 
@@ -45,28 +45,59 @@ def position_audit(p_first: np.ndarray, p_second: np.ndarray, *, n_boot: int = 2
     }
 
 
+def versus_humans(ai: np.ndarray, hu: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The judge against humans on the same pairs, for one response of each pair singled out (the longer, the
+    judge's own): ``ai`` the judge's P(that response preferred), ``hu`` whether the humans preferred it.
+
+    ``ai_rate``: the judge's share of picks of it (hard decisions, a tie at 1/2 counts half), with a bootstrap
+    CI; ``human_rate``: the humans' share; ``excess`` = ai_rate - human_rate with a paired bootstrap CI over
+    pairs; McNemar's exact test on the pairs where exactly one of judge and humans picks it (``ai_only`` vs
+    ``human_only``; judge ties left out), so a judge that merely agrees with humans is not flagged.
+    """
+    ai_hard = np.where(ai == 0.5, 0.5, (ai > 0.5).astype(float))
+    h = hu.astype(float)
+    mean = lambda a: float(a.mean()) if len(a) else float("nan")  # noqa: E731
+    excess = lambda a, b: mean(a) - mean(b)  # noqa: E731
+    ai_only, human_only = int(((ai > 0.5) & ~hu).sum()), int(((ai < 0.5) & hu).sum())
+    return {"ai_rate": mean(ai_hard), "ai_rate_ci95": M.bootstrap_ci(mean, ai_hard, n_boot=n_boot, seed=seed),
+            "human_rate": mean(h), "excess": excess(ai_hard, h),
+            "excess_ci95": M.bootstrap_ci(excess, ai_hard, h, n_boot=n_boot, seed=seed),
+            "ai_only": ai_only, "human_only": human_only, "mcnemar_p": mcnemar_exact(ai_only, human_only)}
+
+
 def length_audit(p: np.ndarray, y: np.ndarray, len_a: np.ndarray, len_b: np.ndarray, *, n_boot: int = 2000,
                  seed: int = 0) -> dict[str, Any]:
     """Length bias: the share of unequal-length pairs where the judge prefers the longer response
-    (``metrics.length_bias``: a tie counts half) against the humans' share on the same pairs.
-
-    ``excess`` = AI share - human share, with a paired bootstrap CI over pairs; McNemar's exact test on
-    the pairs where exactly one of judge and humans picks the longer (``ai_only`` vs ``human_only``;
-    AI ties left out), so a judge that merely agrees with length-loving humans is not flagged.
-    """
-    base = M.length_bias(p, y, len_a, len_b)
+    (``metrics.length_bias``: a tie counts half) against the humans' share on the same pairs, compared
+    by ``versus_humans`` (excess with a paired bootstrap CI, McNemar's exact test)."""
     m = len_a != len_b
     a_longer = len_a[m] > len_b[m]
-    ai = np.where(a_longer, p[m], 1 - p[m])
-    hu = np.where(a_longer, y[m], 1 - y[m]) > 0.5
-    ai_hard = np.where(ai == 0.5, 0.5, (ai > 0.5).astype(float))
-    excess = lambda a, h: float(a.mean() - h.mean()) if len(a) else float("nan")  # noqa: E731
-    ai_only = int(((ai > 0.5) & ~hu).sum())
-    human_only = int(((ai < 0.5) & hu).sum())
-    return {**base, "ai_prefers_longer_ci95": M.bootstrap_ci(lambda a: float(a.mean()), ai_hard, n_boot=n_boot, seed=seed),
-            "excess": excess(ai_hard, hu.astype(float)),
-            "excess_ci95": M.bootstrap_ci(excess, ai_hard, hu.astype(float), n_boot=n_boot, seed=seed),
-            "ai_only": ai_only, "human_only": human_only, "mcnemar_p": mcnemar_exact(ai_only, human_only)}
+    v = versus_humans(np.where(a_longer, p[m], 1 - p[m]), np.where(a_longer, y[m], 1 - y[m]) > 0.5,
+                      n_boot=n_boot, seed=seed)
+    return {**M.length_bias(p, y, len_a, len_b), "ai_prefers_longer_ci95": v["ai_rate_ci95"],
+            **{k: v[k] for k in ("excess", "excess_ci95", "ai_only", "human_only", "mcnemar_p")}}
+
+
+def self_preference_audit(p_own: np.ndarray, y_own: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Self-preference, on the pairs where exactly one response is the judge's own: ``p_own`` the judge's
+    P(its own response preferred), ``y_own`` the humans' label of the own response (1 preferred, 0 not,
+    NaN unknown).
+
+    The judge alone: ``wins`` = #(p_own > 1/2), ``losses`` = #(p_own < 1/2), ties left out; win rate
+    w = wins / (wins + losses) with its Jeffreys 95% interval and the exact binomial test of w = 1/2, and the
+    mean P(own). A judge whose own responses are better also wins more, so this alone is no proof of bias.
+    Against humans, on the pairs with a human label: ``versus_humans`` (the judge's and the humans' rate of
+    preferring the own response, the excess with a paired bootstrap CI, McNemar's exact test), which a
+    judge that prefers its own responses only as often as humans do passes.
+    """
+    wins, losses = int((p_own > 0.5).sum()), int((p_own < 0.5).sum())
+    h = np.isin(y_own, (0.0, 1.0))
+    return {"n": len(p_own), "wins": wins, "losses": losses, "ties": len(p_own) - wins - losses,
+            "win_rate": wins / (wins + losses) if wins + losses else float("nan"),
+            "win_rate_ci95": jeffreys_interval(wins, wins + losses) if wins + losses else (float("nan"), float("nan")),
+            "binomial_p": binom_two_sided(wins, wins + losses, 0.5),
+            "mean_p_own": float(p_own.mean()) if len(p_own) else float("nan"), "with_human_label": int(h.sum()),
+            **versus_humans(p_own[h], y_own[h] > 0.5, n_boot=n_boot, seed=seed)}
 
 
 def sensitivity_audit(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, *, n_boot: int = 2000,
@@ -99,6 +130,27 @@ def sensitivity_audit(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, *, n_boot
     }
 
 
+def self_preference_verdict(sp: dict[str, Any]) -> str:
+    """The self-preference reading: against humans where the pairs have human labels, else the judge's win rate
+    alone (which better own responses raise as well); why it is absent when it is."""
+    if "absent" in sp:
+        return f"not measured: {sp['absent']}"
+    if sp["with_human_label"]:
+        if sp["mcnemar_p"] < ALPHA:
+            more = "more" if sp["excess"] > 0 else "less"
+            return (f"the judge prefers its own responses {more} often than humans do (excess {sp['excess']:+.3f}, "
+                    f"p = {sp['mcnemar_p']:.2g} < {ALPHA})")
+        return (f"no significant self-preference relative to humans (p = {sp['mcnemar_p']:.2g}, "
+                f"{sp['with_human_label']} pairs with a human label)")
+    rate = f"{sp['win_rate']:.1%} of {sp['wins'] + sp['losses']} pairs, p = {sp['binomial_p']:.2g}"
+    if sp["binomial_p"] < ALPHA:
+        side = "more" if sp["win_rate"] > 0.5 else "less"
+        lead = f"the judge picks its own response {side} often than not ({rate} < {ALPHA})"
+    else:
+        lead = f"no significant preference for its own responses ({rate})"
+    return lead + "; no human label on these pairs, so better own responses would read the same"
+
+
 def verdicts(audit: dict[str, Any]) -> list[tuple[str, str]]:
     """One plain-language line per audit test: (test, reading)."""
     out = []
@@ -114,6 +166,8 @@ def verdicts(audit: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("length bias", f"the judge prefers the longer response {more} often than humans "
                     f"(p = {ln['mcnemar_p']:.2g} < {ALPHA})" if ln["mcnemar_p"] < ALPHA
                     else f"no significant length bias relative to humans (p = {ln['mcnemar_p']:.2g})"))
+    if "self_preference" in audit:
+        out.append(("self-preference", self_preference_verdict(audit["self_preference"])))
     sen = audit.get("against")
     if sen and sen["n"]:
         better = "A" if sen["delta_alignment"] > 0 else "B"

@@ -17,6 +17,7 @@ from rlaif.data.normalise import parse_human_label
 from rlaif.data.records import read_records
 from rlaif.data.sources import iter_source_rows
 from rlaif.core.errors import RlaifError
+from rlaif.core.records import is_missing
 from rlaif.core.schema import check_label_record, missing_reasons
 
 
@@ -48,9 +49,10 @@ def _arr(rows: list[dict[str, Any]], key: str) -> np.ndarray:
 
 
 def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0,
-            against: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+            against: list[dict[str, Any]] | None = None, self_source: str | None = None) -> dict[str, Any]:
     """Every figure of the report, from label records that carry ``human_label``; ``against``: label
-    records of the same pairs under another template or judge (the audit's sensitivity part)."""
+    records of the same pairs under another template or judge (the audit's sensitivity part);
+    ``self_source``: the source name of the judge's own responses (default: each row's ``judge``)."""
     y_all = _arr(records, "human_label")
     has_h = np.isin(y_all, (0.0, 1.0))
     rows = [r for r, h in zip(records, has_h) if h]
@@ -88,6 +90,7 @@ def compute(records: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0,
     la, lb = (np.array([len(r[k]) for r, g in zip(rows, ok) if g]) for k in ("response_a", "response_b"))
     out["audit"] = {"position": A.position_audit(_arr(rows, "p_a_first"), _arr(rows, "p_a_second"), n_boot=n_boot, seed=seed),
                     "length": A.length_audit(p, yl, la, lb, n_boot=n_boot, seed=seed)}
+    out["audit"]["self_preference"] = self_preference(records, self_source, n_boot=n_boot, seed=seed)
     if against is not None:
         out["audit"]["against"] = sensitivity(records, against, n_boot=n_boot, seed=seed)
     out["audit"]["verdicts"] = dict(A.verdicts(out["audit"]))
@@ -124,6 +127,35 @@ def sensitivity(records: list[dict[str, Any]], other: list[dict[str, Any]], **kw
             "template_b": sorted({str(b.get("template")) for _, b in both})}
 
 
+def _own(r: dict[str, Any], self_source: str | None) -> tuple[bool, bool]:
+    """Whether response_a and response_b are the judge's own: their source is ``self_source``, or else the
+    row's judge id (a policy and a judge given the same spec and options record the same id)."""
+    me = self_source or r.get("judge")
+    return r["source_a"] == me, r["source_b"] == me
+
+
+def self_preference(records: list[dict[str, Any]], self_source: str | None = None, **kw: Any) -> dict[str, Any]:
+    """``audit.self_preference_audit`` on the labelled pairs (every row, with a human label or not) where exactly
+    one response is the judge's own (``source_a``/``source_b``); ``{"absent": why}`` when there are none."""
+    sourced = [r for r in records if r.get("source_a") is not None and r.get("source_b") is not None]
+    if not sourced:
+        return {"absent": "no pair says who wrote its responses (source_a/source_b: label candidates of "
+                          "'rlaif generate' with --pairs, or give the input rows source_a and source_b)"}
+    mine = [r for r in sourced if sum(_own(r, self_source)) == 1]
+    labelled = [r for r in mine if not is_missing(r.get("p_a"))]
+    if not labelled:
+        names = sorted({s for r in sourced for s in (r["source_a"], r["source_b"])})
+        me = [self_source] if self_source else sorted({str(r.get("judge")) for r in sourced})
+        return {"absent": f"no labelled pair has exactly one response by {', '.join(me)} (sources: "
+                          f"{', '.join(names[:8])}{', ...' if len(names) > 8 else ''}); --self-source NAME says "
+                          "which source is the judge's"}
+    own_a = np.array([_own(r, self_source)[0] for r in labelled])
+    p, y = _arr(labelled, "p_a"), _arr(labelled, "human_label")
+    res = A.self_preference_audit(np.where(own_a, p, 1 - p), np.where(own_a, y, 1 - y), **kw)
+    return {**res, "self_source": sorted({self_source or str(r.get("judge")) for r in labelled}),
+            "unlabelled_left_out": len(mine) - len(labelled)}
+
+
 def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
     """The report's Audit table: (test, statistic, exact p-value)."""
     pos, ln = a["position"], a["length"]
@@ -137,6 +169,7 @@ def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
              f"{_fmt(ln['ai_prefers_longer'])} vs {_fmt(ln['human_prefers_longer'])}, excess {_fmt(ln['excess'])} "
              f"95% CI {_fmt(tuple(ln['excess_ci95']))} (n={ln['n']}; only judge {ln['ai_only']}, only humans {ln['human_only']})",
              _p(ln["mcnemar_p"]))]
+    rows += self_preference_rows(a["self_preference"]) if "self_preference" in a else []
     s = a.get("against")
     if s:
         rows.append((f"sensitivity: A vs B ({', '.join(s['judge_b'])} / {', '.join(s['template_b'])})",
@@ -144,6 +177,22 @@ def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
                      f"(n={s['n']}); Δ alignment {_fmt(s['delta_alignment'])} 95% CI {_fmt(tuple(s['delta_alignment_ci95']))} "
                      f"(A {_fmt(s['accuracy_a'])}, B {_fmt(s['accuracy_b'])}, n={s['with_human_label']})", _p(s["mcnemar_p"])))
     return rows
+
+
+def self_preference_rows(sp: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The Audit table's self-preference rows: the judge alone, and against humans on the same pairs."""
+    if "absent" in sp:
+        return [("self-preference", f"not measured: {sp['absent']}", "n/a")]
+    rows = [(f"self-preference: judge picks its own response ({', '.join(sp['self_source'])}) vs 1/2",
+             f"{sp['wins']} of {sp['wins'] + sp['losses']}, {_fmt(sp['win_rate'])} 95% CI {_fmt(tuple(sp['win_rate_ci95']))} "
+             f"(ties {sp['ties']}); mean P(own) {_fmt(sp['mean_p_own'])} (n={sp['n']})", _p(sp["binomial_p"]))]
+    if not sp["with_human_label"]:
+        return rows + [("self-preference: judge vs humans prefer the judge's own", "no pair with the judge's own "
+                        "response has a human label", "n/a")]
+    return rows + [("self-preference: judge vs humans prefer the judge's own",
+                    f"{_fmt(sp['ai_rate'])} vs {_fmt(sp['human_rate'])}, excess {_fmt(sp['excess'])} 95% CI "
+                    f"{_fmt(tuple(sp['excess_ci95']))} (n={sp['with_human_label']}; only judge {sp['ai_only']}, "
+                    f"only humans {sp['human_only']})", _p(sp["mcnemar_p"]))]
 
 
 def _p(x: float) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel
 
-from rlaif.data.candidates import pair_normaliser, single_normaliser
+from rlaif.data.candidates import pair_normaliser, prompt_normaliser, single_normaliser
 from rlaif.data.normalise import normalise_prompt, normalise_row, normalise_single
 from rlaif.jobs.runner import Task
 from rlaif.jobs.spec import GenerateJob, JudgeSpec, LabelJob, RunOptions, ScoreJob
@@ -148,7 +148,7 @@ GENERATE = JobKind(
     "prompts without responses", "generating", "generate candidates", False, assets=lambda job: (), _hash=generate_hash,
     _provenance=lambda jid, cfg, assets, h: sampled_by(jid, cfg, h), _invalid=invalid_candidate,
     _worker=lambda job, policy, assets: Generator(policy, job.generator),
-    process=lambda w: w.generate, normaliser=lambda job: normalise_prompt)
+    process=lambda w: w.generate, normaliser=lambda job: prompt_normaliser(job.generator.keep_responses))
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (LABEL, SCORE, GENERATE)}
 

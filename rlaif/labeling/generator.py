@@ -20,11 +20,15 @@ class GeneratorConfig(BaseModel):
 
     sampling: Sampling = Field(default_factory=Sampling, description="n, temperature, top-p, length, seed.")
     system: str | None = Field(None, description="System message put before every prompt's conversation.")
+    keep_responses: bool = Field(False, description="Keep the responses an input row already has (a pair's two, "
+                                 "a candidate row's) before the sampled ones, with who wrote each in 'sources' "
+                                 "(the row's source names, else 'dataset'; the policy id for the sampled ones).")
 
 
 def generate_hash(cfg: GeneratorConfig, policy_id: str) -> str:
     """Fingerprint of every setting that changes the candidates."""
-    return fingerprint({"cfg": cfg.model_dump(), "policy": policy_id})
+    dumped = cfg.model_dump(exclude=None if cfg.keep_responses else {"keep_responses"})  # hashes as before it
+    return fingerprint({"cfg": dumped, "policy": policy_id})
 
 
 def sampled_by(policy_id: str, cfg: GeneratorConfig, config_hash: str) -> dict[str, Any]:
@@ -58,8 +62,18 @@ class Generator:
         policy was given (the ``system`` message included)."""
         convs = [self.conversation(r) for r in records]
         replies = self.policy.sample(convs, self.cfg.sampling)
-        return [candidate_record({**r, "messages": c}, self.provenance, responses=list(resp))
+        return [candidate_record({**r, "messages": c}, self.provenance, **self.responses(r, list(resp)))
                 for r, c, resp in zip(records, convs, replies)]
+
+    def responses(self, record: dict[str, Any], sampled: list[str]) -> dict[str, Any]:
+        """A candidate row's ``responses``; with ``keep_responses``, the record's kept ones first, ``sources``, and
+        the humans' label of the kept pair."""
+        if not self.cfg.keep_responses:
+            return {"responses": sampled}
+        label = record.get("kept_label")
+        return {"responses": list(record["kept_responses"]) + sampled,
+                "sources": list(record["kept_sources"]) + [self.policy.judge_id] * len(sampled),
+                **({"kept_label": label} if label is not None else {})}
 
     def invalid_record(self, rid: str, message: str) -> dict[str, Any]:
         return invalid_candidate(self.provenance, rid, message)
