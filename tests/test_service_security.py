@@ -28,7 +28,8 @@ def srv(tmp_path_factory):
     d = tmp_path_factory.mktemp("sec")
     keys = {"alice": add_key(d, "alice"), "bob": add_key(d, "bob")}
     s = RlaifServer(d, "--max-body-bytes", str(LIMIT), "--max-upload-bytes", str(2 * LIMIT), "--max-field-chars",
-                    "1000", "--header-timeout", "1.5", scripted=True, delay=0.01)
+                    "1000", "--header-timeout", "1.5", "--max-samples", "40", "--max-new-tokens", "300",
+                    scripted=True, delay=0.01)
     s.keys = keys
     yield s
     s.close()
@@ -251,3 +252,36 @@ def test_repeated_ids_in_scores_are_422(srv):
                                                         {"id": "7", "prompt": "q", "response": "b"}]})
     assert r.status_code == 422 and "items[1] field 'id': '7' repeats the id of items[0]" in r.json()["detail"], r.text
 
+
+
+def test_settings_asking_the_judge_for_unbounded_work_are_422(srv):
+    upload(srv, "prompts.jsonl", [{"prompt": "User: hi"}])
+    upload(srv, "p.jsonl", pairs(1))
+    recipes = Path(srv.data_dir, "assets", "recipes")
+    recipes.mkdir(parents=True, exist_ok=True)
+    (recipes / "heavy.yaml").write_text("method: sample\nsampling: {samples: 41}\n")  # the operator's caps hold too
+    one = {"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}
+    sample = {"method": "sample"}
+    cases = [
+        ("/v1/labels", {"settings": {**sample, "sampling": {"samples": 41}}}, "settings.sampling.samples: 41 is over "
+         "this service's cap of 40 (--max-samples)"),
+        ("/v1/labels", {"settings": {**sample, "sampling": {"samples": "auto", "auto_max": 41}}}, "sampling.auto_max: 41"),
+        ("/v1/labels", {"settings": {**sample, "sampling": {"max_new_tokens": 301}}}, "settings.sampling.max_new_tokens: "
+         "301 is over this service's cap of 300 (--max-new-tokens)"),
+        ("/v1/labels", {"settings": {"reasoning": {"format": "think", "budget": 301}}}, "settings.reasoning.budget: 301"),
+        ("/v1/labels", {"settings": {"cot": True, "cot_max_tokens": 301}}, "settings.cot_max_tokens: 301"),
+        ("/v1/rank", {"groups": [{"prompt": "p", "responses": ["a", "b"]}], "settings": {**sample, "sampling": {
+            "samples": 41}}}, "settings.sampling.samples: 41"),
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"sampling": {"n": 41}}},
+         "settings.sampling.n: 41"),
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"sampling": {"max_new_tokens": 301}}},
+         "settings.sampling.max_new_tokens: 301"),
+        ("/v1/jobs", {"kind": "label", "input": "p.jsonl", "recipe": "heavy"}, "settings.sampling.samples: 41"),
+    ]
+    for path, body, needle in cases:
+        body = {"pairs": [one], **body} if path == "/v1/labels" else body
+        r = call(srv, "POST", path, json=body)
+        assert r.status_code == 422 and needle in r.json()["detail"], (body, r.text)
+    within = {**sample, "sampling": {"samples": 40, "max_new_tokens": 300}, "cot_max_tokens": 4096}  # cot is off
+    r = call(srv, "POST", "/v1/labels", json={"pairs": [one], "settings": within})
+    assert r.status_code == 200 and r.json()["labels"][0]["samples_drawn"] == 40, r.text

@@ -28,6 +28,10 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
+    max_samples: int = Field(256, ge=1, description="Most sampled answers or candidates per prompt a request's "
+                             "settings may ask for (sampling.samples, sampling.auto_max, generate's sampling.n).")
+    max_new_tokens: int = Field(4096, ge=1, description="Most tokens of one generated text a request's settings may "
+                                "ask for (sampled answers, rationales, reasoning budget, candidates).")
     header_timeout: float = Field(10.0, gt=0, description="Seconds a connection may take to send a request's "
                                   "headers (from its start, or the end of its last response); then it is closed.")
     keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")

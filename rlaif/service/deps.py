@@ -20,6 +20,7 @@ from rlaif.jobs.spec import PanelMember, RunOptions
 from rlaif.judges.base import JudgeBackend
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
+from rlaif.service.caps import over_cap
 from rlaif.service.config import ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
@@ -77,7 +78,10 @@ class Service:
             worker = self._workers.pop(key, None)
         if worker is None:
             extra = {kind.panel_field: list(panel)} if panel else {}
-            job = kind.spec(NO_FILE, _settings(kind.settings_model, self.assets.settings(settings)), **extra)
+            model = _settings(kind.settings_model, self.assets.settings(settings))
+            if (over := over_cap(model, self.cfg)) is not None:
+                raise HTTPException(422, over)
+            job = kind.spec(NO_FILE, model, **extra)
             worker = kind.worker(job, judges_of(self.cfg, self.members, panel) if panel else self.judge)
         with self._workers_lock:
             self._workers[key] = worker

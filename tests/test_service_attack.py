@@ -1,0 +1,44 @@
+"""An attacker's pass on ``rlaif serve``: every setting a client may send that multiplies the judge's work has a
+server-side cap (``service.caps``) or is bounded by something the operator owns."""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel
+
+from rlaif.jobs.kinds import KINDS
+from rlaif.service.caps import CAPPED
+
+# int settings that bound no work, or whose work something the operator owns bounds already
+BOUNDED_ELSEWHERE = {
+    ("LabelerConfig", "seed"), ("SampledLabels", "seed"), ("Sampling", "seed"),  # no work
+    ("LabelerConfig", "ensemble_k"),  # at most the constitution's principles
+    ("LabelerConfig", "shots"),  # at most the template's exemplars (more is a 422)
+    ("LabelerConfig", "max_prompt_tokens"), ("ScorerConfig", "max_prompt_tokens"),  # at most the judge's context
+    ("SampledLabels", "auto_step"),  # a round draws at most auto_max answers
+}
+
+
+def _fields(model: type[BaseModel]):
+    for name, field in model.model_fields.items():
+        yield model, name, field
+        for t in (field.annotation, *typing.get_args(field.annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                yield from _fields(t)
+
+
+def _is_int(annotation) -> bool:
+    return annotation is int or any(_is_int(a) for a in typing.get_args(annotation))  # in a union, an Annotated
+
+
+def test_every_int_setting_of_every_kind_is_capped_or_bounded():
+    capped = {(m.__name__, f) for m, f in CAPPED}
+    loose = []
+    for kind in KINDS.values():
+        for model, name, field in _fields(kind.settings_model):
+            upper = any(hasattr(c, "le") or hasattr(c, "lt") for c in field.metadata)
+            if _is_int(field.annotation) and not upper and (model.__name__, name) not in capped | BOUNDED_ELSEWHERE:
+                loose.append(f"{kind.name}: {model.__name__}.{name}")
+    assert not loose, f"settings a client may raise without bound (add them to service.caps.CAPPED): {loose}"
+    assert {("SampledLabels", "samples"), ("Sampling", "n"), ("Reasoning", "budget")} <= capped
