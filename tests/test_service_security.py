@@ -285,3 +285,16 @@ def test_settings_asking_the_judge_for_unbounded_work_are_422(srv):
     within = {**sample, "sampling": {"samples": 40, "max_new_tokens": 300}, "cot_max_tokens": 4096}  # cot is off
     r = call(srv, "POST", "/v1/labels", json={"pairs": [one], "settings": within})
     assert r.status_code == 200 and r.json()["labels"][0]["samples_drawn"] == 40, r.text
+
+
+def test_a_text_setting_is_held_to_the_field_limit(srv):
+    upload(srv, "prompts.jsonl", [{"prompt": "User: hi"}])
+    big = "x" * 1001  # the fixture's --max-field-chars is 1000
+    for path, body, where in [
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"system": big}}, "settings.system"),
+        ("/v1/labels", {"pairs": pairs(1), "settings": {"principles": big}}, "settings.principles"),
+    ]:
+        r = call(srv, "POST", path, json=body)
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and detail == f"{where}: 1001 characters, over this service's cap of 1000 " \
+                                                  "(--max-field-chars)", (path, r.status_code, detail[:300])

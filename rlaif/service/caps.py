@@ -1,7 +1,8 @@
 """What a client's settings may ask of the service's judge: at most ``--max-samples`` sampled answers or
 candidates per prompt and at most ``--max-new-tokens`` tokens in any one generated text (a sampled answer, a
-rationale, a reasoning, a candidate). Without these caps one request (``"sampling": {"samples": 10**9}``) holds the
-judge's one worker, and its memory, for ever. A setting over its cap is a 422 naming it and the flag."""
+rationale, a reasoning, a candidate), and no text setting (a system message, a principle's name) over
+``--max-field-chars``. Without these caps one request (``"sampling": {"samples": 10**9}``) holds the judge's one
+worker, and its memory, for ever. A setting over its cap is a 422 naming it and the flag."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rlaif.judges.sampling import Sampling
 from rlaif.judges.thinking import Reasoning
 from rlaif.labeling.sampled import SampledLabels
 from rlaif.labeling.settings import LabelerConfig
+from rlaif.service.assets import SETTINGS as ASSETS  # names checked against the registry (resolved to paths by now)
 
 
 def _always(settings: BaseModel) -> bool:
@@ -36,6 +38,9 @@ def over_cap(settings: BaseModel, caps: BaseModel, loc: str = "settings") -> str
             if (found := over_cap(value, caps, where)) is not None:
                 return found
             continue
+        if isinstance(value, str) and name not in ASSETS and len(value) > caps.max_field_chars:
+            return f"{where}: {len(value)} characters, over this service's cap of {caps.max_field_chars} " \
+                   "(--max-field-chars)"
         cap, used = CAPPED.get((type(settings), name), (None, None))
         if cap is not None and isinstance(value, int) and used(settings) and value > getattr(caps, cap):
             flag = "--" + cap.replace("_", "-")
