@@ -298,3 +298,18 @@ def test_a_text_setting_is_held_to_the_field_limit(srv):
         detail = r.json()["detail"]
         assert r.status_code == 422 and detail == f"{where}: 1001 characters, over this service's cap of 1000 " \
                                                   "(--max-field-chars)", (path, r.status_code, detail[:300])
+
+
+def test_messages_are_held_to_the_field_limit(srv):
+    big = "x" * 1001  # the fixture's --max-field-chars is 1000
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": big}]
+    for path, row, where in [
+        ("/v1/labels", {"prompt": [{"role": "user", "content": big}], "response_a": "a", "response_b": "b"},
+         "pairs[0] field 'prompt'"),
+        ("/v1/labels", {"chosen": turns, "rejected": turns[:1] + [{"role": "assistant", "content": "b"}]},
+         "pairs[0] field 'chosen'"),
+        ("/v1/scores", {"prompt": [{"role": "user", "content": "q" * 500}, {"role": "user", "content": "q" * 501}],
+                        "response": "r"}, "items[0] field 'prompt'"),
+    ]:
+        r = call(srv, "POST", path, json={"pairs" if path == "/v1/labels" else "items": [row]})
+        assert r.status_code == 422 and r.json()["detail"] == f"{where} is longer than 1000 characters", (path, r.text[:300])
