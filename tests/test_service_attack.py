@@ -1,11 +1,18 @@
 """An attacker's pass on ``rlaif serve``: every setting a client may send that multiplies the judge's work has a
-server-side cap (``service.caps``) or is bounded by something the operator owns."""
+server-side cap (``service.caps``) or is bounded by something the operator owns; a service on a relative data
+dir (the default) names no server path in its errors; one without keys (``--no-auth``) answers only requests
+addressed to a loopback name (a web page cannot drive it through DNS rebinding)."""
 
 from __future__ import annotations
 
+import os
 import typing
 
+import httpx
+import pytest
 from pydantic import BaseModel
+
+from servers import RlaifServer
 
 from rlaif.jobs.kinds import KINDS
 from rlaif.service.caps import CAPPED
@@ -42,3 +49,22 @@ def test_every_int_setting_of_every_kind_is_capped_or_bounded():
                 loose.append(f"{kind.name}: {model.__name__}.{name}")
     assert not loose, f"settings a client may raise without bound (add them to service.caps.CAPPED): {loose}"
     assert {("SampledLabels", "samples"), ("Sampling", "n"), ("Reasoning", "budget")} <= capped
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    d = tmp_path_factory.mktemp("attack")
+    s = RlaifServer(os.path.relpath(d), "--no-auth", scripted=True)  # relative, as the default data dir is
+    yield s
+    s.close()
+
+
+def test_errors_name_the_file_not_where_a_relative_data_dir_keeps_it(srv):
+    for name, data, start in [("bad.jsonl", b'{"prompt": 3}\n', "bad.jsonl:1: "),
+                              ("bad.parquet", b"PAR1garbage", "bad.parquet: cannot read parquet"),
+                              ("empty.jsonl", b"", "empty.jsonl: no rows")]:
+        assert httpx.put(f"{srv.url}/v1/files/{name}", content=data).status_code == 201
+        r = httpx.post(srv.url + "/v1/jobs", json={"kind": "label", "input": name}, timeout=60)
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and detail.startswith(start), detail
+        assert "jobs/" not in detail and "input/" not in detail and os.path.basename(srv.data_dir) not in detail, detail

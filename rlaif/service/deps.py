@@ -43,7 +43,7 @@ class Service:
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
-        self.data_dir = Path(cfg.data_dir)
+        self.data_dir = Path(cfg.data_dir).resolve()  # absolute: a message's server paths are then cut (redact)
         self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
         try:
             self.members = load_members(cfg, judge)  # the operator's panel members, by name
