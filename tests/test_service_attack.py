@@ -68,3 +68,21 @@ def test_errors_name_the_file_not_where_a_relative_data_dir_keeps_it(srv):
         detail = r.json()["detail"]
         assert r.status_code == 422 and detail.startswith(start), detail
         assert "jobs/" not in detail and "input/" not in detail and os.path.basename(srv.data_dir) not in detail, detail
+
+
+def test_without_keys_only_requests_to_a_loopback_name_are_served(srv):
+    """A web page on evil.example whose name now resolves to 127.0.0.1 (DNS rebinding) is the page's own origin
+    to the browser: its requests carry ``Host: evil.example:PORT`` and may read the answers."""
+    port = srv.url.rsplit(":", 1)[1]
+    rows = b'{"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}\n'
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.nip.io:{port}"):
+        evil = {"Host": host, "Origin": f"http://{host}"}
+        for method, path, kw in [("GET", "/v1/jobs", {}), ("PUT", "/v1/files/x.jsonl", {"content": rows}),
+                                 ("POST", "/v1/jobs", {"json": {"kind": "label", "input": "x.jsonl"}}),
+                                 ("GET", "/ui/jobs.json", {}), ("POST", "/ui/jobs", {"json": {"kind": "label",
+                                                                                             "input": "x.jsonl"}})]:
+            r = httpx.request(method, srv.url + path, headers=evil, timeout=60, **kw)
+            assert r.status_code == 403 and "loopback" in r.json()["detail"], (host, path, r.status_code, r.text)
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert httpx.get(srv.url + "/v1/jobs", headers={"Host": host}).status_code == 200, host
+    assert httpx.get(srv.url + "/v1/jobs", headers={"Host": "[::1"}).status_code == 403  # not a name at all

@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Sequence
 
 from fastapi import Depends, HTTPException, Request
@@ -21,7 +22,7 @@ from rlaif.judges.base import JudgeBackend
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
 from rlaif.service.caps import over_cap
-from rlaif.service.config import ServeConfig
+from rlaif.service.config import LOOPBACK, ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
@@ -130,6 +131,7 @@ def caller(request: Request, svc: Service = Depends(service)) -> str:
     with the key as its password, ``http://rlaif:KEY@HOST/``; never from a cookie (the review UI's cookie is a
     session id, sent to /ui only)."""
     if svc.cfg.no_auth:
+        loopback_only(request)
         return "anonymous"
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else basic_password(value) if scheme.lower() == "basic" \
@@ -141,6 +143,20 @@ def caller(request: Request, svc: Service = Depends(service)) -> str:
     if svc.keys.role(name) != "owner":
         raise HTTPException(403, f"key {name!r} is a reviewer key: it can only review the jobs shared with it, in the UI")
     return name
+
+
+def loopback_only(request: Request) -> None:
+    """403 for a request without keys (``--no-auth``) addressed to anything but a loopback name: a web page whose
+    host name an attacker made resolve to 127.0.0.1 (DNS rebinding) is its own origin to the browser, which would
+    let it send requests to the service and read the answers; its requests carry its own name in ``Host``."""
+    host = request.headers.get("host", "")
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:  # "[::1" and the like
+        name = None
+    if name not in LOOPBACK:
+        raise HTTPException(403, f"Host {host[:100]!r}: without API keys (--no-auth) this service answers only "
+                                 f"requests to a loopback name ({', '.join(LOOPBACK)})")
 
 
 def basic_password(value: str) -> str | None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from rlaif.service.deps import service
+from rlaif.service.deps import loopback_only, service
 from rlaif.service.sessions import COOKIE, COOKIE_PATH
 
 LEGACY_COOKIE = "rlaif_key"  # where versions before sessions kept the raw key (Path=/): deleted at login/logout
@@ -55,6 +55,7 @@ def viewer(request: Request, svc=Depends(service)) -> Viewer:
     """The key behind the request's session (``anonymous``, an owner, under --no-auth); else to the login page."""
     same_origin(request)
     if svc.cfg.no_auth:
+        loopback_only(request)
         return Viewer("anonymous", "owner")
     name = svc.sessions.check(request.cookies.get(COOKIE))
     role = svc.keys.role(name) if name else None
