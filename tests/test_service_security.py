@@ -313,3 +313,9 @@ def test_messages_are_held_to_the_field_limit(srv):
     ]:
         r = call(srv, "POST", path, json={"pairs" if path == "/v1/labels" else "items": [row]})
         assert r.status_code == 422 and r.json()["detail"] == f"{where} is longer than 1000 characters", (path, r.text[:300])
+
+
+def test_a_malformed_origin_is_refused_not_a_server_error(srv):
+    for origin in ("http://[", "http://[::1"):
+        r = httpx.post(srv.url + "/ui/session", json={"key": srv.keys["alice"]}, headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["detail"] == f"cross-origin request from {origin} refused", r.text

@@ -47,7 +47,11 @@ def same_origin(request: Request) -> None:
     hosts = {request.headers.get("host")}
     if request.app.state.service.cfg.behind_tls:
         hosts.add(request.headers.get("x-forwarded-host"))
-    if urlsplit(origin).netloc not in hosts - {None}:
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # "http://[": no origin at all
+        netloc = None
+    if netloc not in hosts - {None}:
         raise HTTPException(403, f"cross-origin request from {origin} refused")
 
 
