@@ -319,3 +319,26 @@ def test_a_malformed_origin_is_refused_not_a_server_error(srv):
     for origin in ("http://[", "http://[::1"):
         r = httpx.post(srv.url + "/ui/session", json={"key": srv.keys["alice"]}, headers={"Origin": origin})
         assert r.status_code == 403 and r.json()["detail"] == f"cross-origin request from {origin} refused", r.text
+
+
+def test_a_stalled_body_is_closed_and_a_slow_one_is_served(srv):
+    """Headers in time, then a body that stops (or a chunked upload that stops): without a deadline between the
+    body's bytes, --max-connections such sockets shut the service for everyone."""
+    port = int(srv.url.rsplit(":", 1)[1])
+    auth = f"Authorization: Bearer {srv.keys['alice']}\r\n"
+    for head in (f"POST /v1/labels HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 500"
+                 "\r\n\r\n{", f"PUT /v1/files/stall.jsonl HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n"
+                 "1\r\n{\r\n"):
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.send(head.encode())
+            assert _closed_within(stalled, 6.0), head[:30]
+    body = json.dumps({"pairs": [{"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}]}).encode()
+    with socket.create_connection(("127.0.0.1", port)) as slow:  # 3 s of body, a byte every 0.3 s (deadline 1.5 s)
+        slow.send(f"POST /v1/labels HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode())
+        for i in range(10):
+            slow.send(body[i:i + 1])
+            time.sleep(0.3)
+        slow.send(body[10:])
+        slow.settimeout(30)
+        assert slow.recv(100).startswith(b"HTTP/1.1 200"), "a slow but steady body is served"

@@ -33,7 +33,8 @@ class ServeConfig(BaseModel):
     max_new_tokens: int = Field(4096, ge=1, description="Most tokens of one generated text a request's settings may "
                                 "ask for (sampled answers, rationales, reasoning budget, candidates).")
     header_timeout: float = Field(10.0, gt=0, description="Seconds a connection may take to send a request's "
-                                  "headers (from its start, or the end of its last response); then it is closed.")
+                                  "headers (from its start, or the end of its last response), and may pause within "
+                                  "its body; then it is closed.")
     keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
     max_header_bytes: int = Field(64 * 1024, ge=1024, description="Largest request head (request line and headers).")
     max_connections: int = Field(1024, ge=1, description="Most open connections; more get 503.")
