@@ -1,10 +1,11 @@
 """An attacker's pass on ``rlaif serve``: every setting a client may send that multiplies the judge's work has a
 server-side cap (``service.caps``) or is bounded by something the operator owns; a service on a relative data
-dir (the default) names no server path in its errors; one without keys (``--no-auth``) answers only requests
+dir (the default) names no server path in its errors; a key has a bounded number of unfinished jobs; one without keys (``--no-auth``) answers only requests
 addressed to a loopback name (a web page cannot drive it through DNS rebinding)."""
 
 from __future__ import annotations
 
+import json
 import os
 import typing
 
@@ -54,7 +55,8 @@ def test_every_int_setting_of_every_kind_is_capped_or_bounded():
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     d = tmp_path_factory.mktemp("attack")
-    s = RlaifServer(os.path.relpath(d), "--no-auth", scripted=True)  # relative, as the default data dir is
+    s = RlaifServer(os.path.relpath(d), "--no-auth", "--max-jobs-per-key", "2", scripted=True,  # relative, as the
+                    delay=0.005)  # default data dir is
     yield s
     s.close()
 
@@ -86,3 +88,19 @@ def test_without_keys_only_requests_to_a_loopback_name_are_served(srv):
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST"):
         assert httpx.get(srv.url + "/v1/jobs", headers={"Host": host}).status_code == 200, host
     assert httpx.get(srv.url + "/v1/jobs", headers={"Host": "[::1"}).status_code == 403  # not a name at all
+
+
+def test_a_key_has_a_bounded_number_of_unfinished_jobs(srv):
+    rows = "".join(json.dumps({"prompt": f"User: q{i}", "response_a": "GOOD", "response_b": "BAD"}) + "\n"
+                   for i in range(300))
+    assert httpx.put(srv.url + "/v1/files/many.jsonl", content=rows.encode()).status_code == 201
+    job = {"kind": "label", "input": "many.jsonl", "chunk_size": 2}
+    ids = [httpx.post(srv.url + "/v1/jobs", json=job, timeout=60).json()["id"] for _ in range(2)]
+    r = httpx.post(srv.url + "/v1/jobs", json=job, timeout=60)
+    assert r.status_code == 429 and r.json()["detail"] == "key 'anonymous' has 2 unfinished jobs, the most this " \
+        "service allows (--max-jobs-per-key); wait for one to finish or cancel one", r.text
+    assert httpx.delete(f"{srv.url}/v1/jobs/{ids[1]}").status_code == 200  # queued: cancelled at once
+    r = httpx.post(srv.url + "/v1/jobs", json=job, timeout=60)
+    assert r.status_code == 202, r.text
+    for jid in (ids[0], r.json()["id"]):
+        httpx.delete(f"{srv.url}/v1/jobs/{jid}")

@@ -15,7 +15,7 @@ from rlaif.jobs.hints import SettingNeeded
 from rlaif.jobs.kinds import KINDS
 from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
-from rlaif.service.jobs import resolve_input, upload_path, view
+from rlaif.service.jobs import TooManyJobs, resolve_input, upload_path, view
 from rlaif.service.panel import chosen
 from rlaif.service.redact import hide_paths
 
@@ -73,6 +73,8 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
     panel = chosen(svc.cfg, req.panel)
     try:
         job_id = svc.jobs.submit(who, kind, path, settings, options, panel)
+    except TooManyJobs as e:
+        raise HTTPException(429, str(e)) from None
     except SettingNeeded as e:  # a bad input row: named by the caller's file name, not the server's path
         raise HTTPException(422, hide_paths(e.worded(f"send {e.setting}: true"))) from None
     except RlaifError as e:
