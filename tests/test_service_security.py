@@ -29,6 +29,7 @@ def srv(tmp_path_factory):
     keys = {"alice": add_key(d, "alice"), "bob": add_key(d, "bob")}
     s = RlaifServer(d, "--max-body-bytes", str(LIMIT), "--max-upload-bytes", str(2 * LIMIT), "--max-field-chars",
                     "1000", "--header-timeout", "1.5", "--max-samples", "40", "--max-new-tokens", "300",
+                    "--max-key-upload-bytes", "300000",
                     scripted=True, delay=0.01)
     s.keys = keys
     yield s
@@ -342,3 +343,17 @@ def test_a_stalled_body_is_closed_and_a_slow_one_is_served(srv):
         slow.send(body[10:])
         slow.settimeout(30)
         assert slow.recv(100).startswith(b"HTTP/1.1 200"), "a slow but steady body is served"
+
+
+def test_a_keys_uploads_together_are_held_to_a_quota(srv):
+    line = json.dumps({"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}) + "\n"
+    data = (line * (160_000 // len(line) + 1)).encode()  # 160 kB; the fixture's quota is 300 kB a key
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=data).status_code == 201
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=data).status_code == 201  # a replacement: no more
+    r = call(srv, "PUT", "/v1/files/q2.jsonl", "bob", content=_chunks(data))  # chunked: counted as it arrives
+    assert r.status_code == 413 and r.json()["detail"] == "uploads of key 'bob' over 300000 bytes together " \
+        "(--max-key-upload-bytes); replace one of them with a smaller file", r.text
+    assert call(srv, "GET", "/v1/jobs", "bob").status_code == 200
+    assert sorted(p.name for p in Path(srv.data_dir, "inputs", "bob").iterdir()) == ["q1.jsonl"]  # nothing left over
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=line.encode()).status_code == 201
+    assert call(srv, "PUT", "/v1/files/q2.jsonl", "bob", content=data).status_code == 201

@@ -28,6 +28,8 @@ class ServeConfig(BaseModel):
     max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
     max_jobs_per_key: int = Field(16, ge=1, description="Most unfinished (queued or running) batch jobs of one key; "
                                   "another is 429 until one finishes or is cancelled.")
+    max_key_upload_bytes: int = Field(16 * 2**30, ge=1024, description="Most bytes of one key's uploads together "
+                                      "(a file counts at least 4 KiB); more is 413.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
     max_samples: int = Field(256, ge=1, description="Most sampled answers or candidates per prompt a request's "

@@ -26,6 +26,7 @@ from rlaif.service.store import FINAL, JobStore
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUFFIXES = (".jsonl", ".parquet", ".csv")
+BLOCK = 4096  # the least a file is charged against its key's upload quota (an empty file takes disk too)
 
 
 class JobCancelled(Exception):
@@ -41,6 +42,18 @@ def upload_path(data_dir: Path, owner: str, name: str) -> Path:
     if not _NAME.match(name) or ".." in name or not name.endswith(SUFFIXES):
         raise RlaifError(f"file name {name!r}: use letters, digits, '.', '-', '_' and end in {', '.join(SUFFIXES)}")
     return data_dir / "inputs" / owner / name
+
+
+def uploads_bytes(data_dir: Path, owner: str, but: str) -> int:
+    """The bytes ``owner``'s uploads take together (each at least ``BLOCK``), the upload ``but`` (about to be
+    replaced) left out."""
+    folder, total = data_dir / "inputs" / owner, 0
+    for p in folder.iterdir() if folder.is_dir() else ():
+        try:
+            total += max(p.stat().st_size, BLOCK) if p.name != but else 0
+        except FileNotFoundError:  # an upload's temporary file, gone since
+            pass
+    return total
 
 
 def resolve_input(data_dir: Path, owner: str, given: str) -> Path:
