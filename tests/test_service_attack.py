@@ -51,12 +51,17 @@ def test_every_int_setting_of_every_kind_is_capped_or_bounded():
     assert not loose, f"settings a client may raise without bound (add them to service.caps.CAPPED): {loose}"
     assert {("SampledLabels", "samples"), ("Sampling", "n"), ("Reasoning", "budget")} <= capped
 
+# a panel member behind a server that is down, its URL carrying credentials (a proxy's basic auth)
+SERVE = ("panel:\n  own: {}\n  down: {spec: 'openai:m', options: {base_url: 'http://user:s3cret@127.0.0.1:9/v1', "
+         "api_key: sk-secret, max_retries: 0, timeout: 1}}\n")
+
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     d = tmp_path_factory.mktemp("attack")
-    s = RlaifServer(os.path.relpath(d), "--no-auth", "--max-jobs-per-key", "2", scripted=True,  # relative, as the
-                    delay=0.005)  # default data dir is
+    (d / "serve.yaml").write_text(SERVE)
+    s = RlaifServer(os.path.relpath(d), "--no-auth", "--max-jobs-per-key", "2", "--config", str(d / "serve.yaml"),
+                    scripted=True, delay=0.005)  # a relative data dir, as the default is
     yield s
     s.close()
 
@@ -104,3 +109,11 @@ def test_a_key_has_a_bounded_number_of_unfinished_jobs(srv):
     assert r.status_code == 202, r.text
     for jid in (ids[0], r.json()["id"]):
         httpx.delete(f"{srv.url}/v1/jobs/{jid}")
+
+
+def test_a_judge_failure_names_no_judge_server_url(srv):
+    pair = {"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}
+    r = httpx.post(srv.url + "/v1/labels", json={"pairs": [pair], "panel": ["own", "down"]}, timeout=60)
+    detail = r.json()["detail"]
+    assert r.status_code == 502 and detail.startswith("judge failed: openai judge m at "), detail
+    assert "cannot connect" in detail and not any(s in detail for s in ("s3cret", "user:", "127.0.0.1:9", "sk-")), detail
