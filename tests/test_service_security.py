@@ -28,7 +28,9 @@ def srv(tmp_path_factory):
     d = tmp_path_factory.mktemp("sec")
     keys = {"alice": add_key(d, "alice"), "bob": add_key(d, "bob")}
     s = RlaifServer(d, "--max-body-bytes", str(LIMIT), "--max-upload-bytes", str(2 * LIMIT), "--max-field-chars",
-                    "1000", "--header-timeout", "1.5", scripted=True, delay=0.01)
+                    "1000", "--header-timeout", "1.5", "--max-samples", "40", "--max-new-tokens", "300",
+                    "--max-key-upload-bytes", "300000",
+                    scripted=True, delay=0.01)
     s.keys = keys
     yield s
     s.close()
@@ -251,3 +253,107 @@ def test_repeated_ids_in_scores_are_422(srv):
                                                         {"id": "7", "prompt": "q", "response": "b"}]})
     assert r.status_code == 422 and "items[1] field 'id': '7' repeats the id of items[0]" in r.json()["detail"], r.text
 
+
+
+def test_settings_asking_the_judge_for_unbounded_work_are_422(srv):
+    upload(srv, "prompts.jsonl", [{"prompt": "User: hi"}])
+    upload(srv, "p.jsonl", pairs(1))
+    recipes = Path(srv.data_dir, "assets", "recipes")
+    recipes.mkdir(parents=True, exist_ok=True)
+    (recipes / "heavy.yaml").write_text("method: sample\nsampling: {samples: 41}\n")  # the operator's caps hold too
+    one = {"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}
+    sample = {"method": "sample"}
+    cases = [
+        ("/v1/labels", {"settings": {**sample, "sampling": {"samples": 41}}}, "settings.sampling.samples: 41 is over "
+         "this service's cap of 40 (--max-samples)"),
+        ("/v1/labels", {"settings": {**sample, "sampling": {"samples": "auto", "auto_max": 41}}}, "sampling.auto_max: 41"),
+        ("/v1/labels", {"settings": {**sample, "sampling": {"max_new_tokens": 301}}}, "settings.sampling.max_new_tokens: "
+         "301 is over this service's cap of 300 (--max-new-tokens)"),
+        ("/v1/labels", {"settings": {"reasoning": {"format": "think", "budget": 301}}}, "settings.reasoning.budget: 301"),
+        ("/v1/labels", {"settings": {"cot": True, "cot_max_tokens": 301}}, "settings.cot_max_tokens: 301"),
+        ("/v1/rank", {"groups": [{"prompt": "p", "responses": ["a", "b"]}], "settings": {**sample, "sampling": {
+            "samples": 41}}}, "settings.sampling.samples: 41"),
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"sampling": {"n": 41}}},
+         "settings.sampling.n: 41"),
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"sampling": {"max_new_tokens": 301}}},
+         "settings.sampling.max_new_tokens: 301"),
+        ("/v1/jobs", {"kind": "label", "input": "p.jsonl", "recipe": "heavy"}, "settings.sampling.samples: 41"),
+    ]
+    for path, body, needle in cases:
+        body = {"pairs": [one], **body} if path == "/v1/labels" else body
+        r = call(srv, "POST", path, json=body)
+        assert r.status_code == 422 and needle in r.json()["detail"], (body, r.text)
+    within = {**sample, "sampling": {"samples": 40, "max_new_tokens": 300}, "cot_max_tokens": 4096}  # cot is off
+    r = call(srv, "POST", "/v1/labels", json={"pairs": [one], "settings": within})
+    assert r.status_code == 200 and r.json()["labels"][0]["samples_drawn"] == 40, r.text
+
+
+def test_a_text_setting_is_held_to_the_field_limit(srv):
+    upload(srv, "prompts.jsonl", [{"prompt": "User: hi"}])
+    big = "x" * 1001  # the fixture's --max-field-chars is 1000
+    for path, body, where in [
+        ("/v1/jobs", {"kind": "generate", "input": "prompts.jsonl", "settings": {"system": big}}, "settings.system"),
+        ("/v1/labels", {"pairs": pairs(1), "settings": {"principles": big}}, "settings.principles"),
+    ]:
+        r = call(srv, "POST", path, json=body)
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and detail == f"{where}: 1001 characters, over this service's cap of 1000 " \
+                                                  "(--max-field-chars)", (path, r.status_code, detail[:300])
+
+
+def test_messages_are_held_to_the_field_limit(srv):
+    big = "x" * 1001  # the fixture's --max-field-chars is 1000
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": big}]
+    for path, row, where in [
+        ("/v1/labels", {"prompt": [{"role": "user", "content": big}], "response_a": "a", "response_b": "b"},
+         "pairs[0] field 'prompt'"),
+        ("/v1/labels", {"chosen": turns, "rejected": turns[:1] + [{"role": "assistant", "content": "b"}]},
+         "pairs[0] field 'chosen'"),
+        ("/v1/scores", {"prompt": [{"role": "user", "content": "q" * 500}, {"role": "user", "content": "q" * 501}],
+                        "response": "r"}, "items[0] field 'prompt'"),
+    ]:
+        r = call(srv, "POST", path, json={"pairs" if path == "/v1/labels" else "items": [row]})
+        assert r.status_code == 422 and r.json()["detail"] == f"{where} is longer than 1000 characters", (path, r.text[:300])
+
+
+def test_a_malformed_origin_is_refused_not_a_server_error(srv):
+    for origin in ("http://[", "http://[::1"):
+        r = httpx.post(srv.url + "/ui/session", json={"key": srv.keys["alice"]}, headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["detail"] == f"cross-origin request from {origin} refused", r.text
+
+
+def test_a_stalled_body_is_closed_and_a_slow_one_is_served(srv):
+    """Headers in time, then a body that stops (or a chunked upload that stops): without a deadline between the
+    body's bytes, --max-connections such sockets shut the service for everyone."""
+    port = int(srv.url.rsplit(":", 1)[1])
+    auth = f"Authorization: Bearer {srv.keys['alice']}\r\n"
+    for head in (f"POST /v1/labels HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 500"
+                 "\r\n\r\n{", f"PUT /v1/files/stall.jsonl HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n"
+                 "1\r\n{\r\n"):
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.send(head.encode())
+            assert _closed_within(stalled, 6.0), head[:30]
+    body = json.dumps({"pairs": [{"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}]}).encode()
+    with socket.create_connection(("127.0.0.1", port)) as slow:  # 3 s of body, a byte every 0.3 s (deadline 1.5 s)
+        slow.send(f"POST /v1/labels HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode())
+        for i in range(10):
+            slow.send(body[i:i + 1])
+            time.sleep(0.3)
+        slow.send(body[10:])
+        slow.settimeout(30)
+        assert slow.recv(100).startswith(b"HTTP/1.1 200"), "a slow but steady body is served"
+
+
+def test_a_keys_uploads_together_are_held_to_a_quota(srv):
+    line = json.dumps({"prompt": "User: q", "response_a": "GOOD", "response_b": "BAD"}) + "\n"
+    data = (line * (160_000 // len(line) + 1)).encode()  # 160 kB; the fixture's quota is 300 kB a key
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=data).status_code == 201
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=data).status_code == 201  # a replacement: no more
+    r = call(srv, "PUT", "/v1/files/q2.jsonl", "bob", content=_chunks(data))  # chunked: counted as it arrives
+    assert r.status_code == 413 and r.json()["detail"] == "uploads of key 'bob' over 300000 bytes together " \
+        "(--max-key-upload-bytes); replace one of them with a smaller file", r.text
+    assert call(srv, "GET", "/v1/jobs", "bob").status_code == 200
+    assert sorted(p.name for p in Path(srv.data_dir, "inputs", "bob").iterdir()) == ["q1.jsonl"]  # nothing left over
+    assert call(srv, "PUT", "/v1/files/q1.jsonl", "bob", content=line.encode()).status_code == 201
+    assert call(srv, "PUT", "/v1/files/q2.jsonl", "bob", content=data).status_code == 201

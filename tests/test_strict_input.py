@@ -45,7 +45,8 @@ def test_a_jsonl_file_with_a_lone_surrogate_is_refused_at_its_line(tmp_path):
     ("/srv/data/jobs/ab12/input/pairs.jsonl:3 field 'prompt' is missing", "pairs.jsonl:3 field 'prompt' is missing"),
     ("output: /tmp/x/jobs/1/output.jsonl (also holds 2 rows)", "output: output.jsonl (also holds 2 rows)"),
     ("'/etc/app/secret.yaml': not valid YAML", "'secret.yaml': not valid YAML"),
-    ("judge at http://127.0.0.1:8080/v1/chat failed", "judge at http://127.0.0.1:8080/v1/chat failed"),
+    ("judge at http://127.0.0.1:8080/v1/chat failed", "judge at (a server) failed"),  # a URL is not cut as a path:
+    ("at http://u:pw@gpu-box:8000/v1: cannot connect", "at (a server): cannot connect"),  # it goes, credentials too
     ("3/4 rows, ratio 1/2", "3/4 rows, ratio 1/2"),
 ])
 def test_server_paths_become_their_last_part(text, want):

@@ -187,8 +187,20 @@ def _first_error(errors: list[dict[str, Any]]) -> str:
 def _check_lengths(rows: list[dict[str, Any]], field: str, limit: int) -> None:
     for i, row in enumerate(rows):
         for k, v in row.items():
-            if isinstance(v, str) and len(v) > limit:
+            if _chars(v) > limit:
                 raise HTTPException(422, f"{field}[{i}] field '{k}' is longer than {limit} characters")
+
+
+def _chars(value: Any) -> int:
+    """The characters of every text in a field's value: a string, or messages (lists and objects of them)."""
+    total, todo = 0, [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, (list, dict)):
+            todo.extend(v.values() if isinstance(v, dict) else v)
+    return total
 
 
 def _check_count(n: int, field: str, limit: int) -> None:

@@ -26,10 +26,19 @@ class ServeConfig(BaseModel):
     no_auth: bool = Field(False, description="Serve without API keys (only allowed on a loopback address).")
     max_body_bytes: int = Field(8 * 2**20, ge=1024, description="Largest request body; larger ones get 413.")
     max_upload_bytes: int = Field(4 * 2**30, ge=1024, description="Largest input file uploaded for a job.")
+    max_jobs_per_key: int = Field(16, ge=1, description="Most unfinished (queued or running) batch jobs of one key; "
+                                  "another is 429 until one finishes or is cancelled.")
+    max_key_upload_bytes: int = Field(16 * 2**30, ge=1024, description="Most bytes of one key's uploads together "
+                                      "(a file counts at least 4 KiB); more is 413.")
     max_items: int = Field(1024, ge=1, description="Most pairs/items/queries in one request.")
     max_field_chars: int = Field(200_000, ge=16, description="Longest text field of one item.")
+    max_samples: int = Field(256, ge=1, description="Most sampled answers or candidates per prompt a request's "
+                             "settings may ask for (sampling.samples, sampling.auto_max, generate's sampling.n).")
+    max_new_tokens: int = Field(4096, ge=1, description="Most tokens of one generated text a request's settings may "
+                                "ask for (sampled answers, rationales, reasoning budget, candidates).")
     header_timeout: float = Field(10.0, gt=0, description="Seconds a connection may take to send a request's "
-                                  "headers (from its start, or the end of its last response); then it is closed.")
+                                  "headers (from its start, or the end of its last response), and may pause within "
+                                  "its body; then it is closed.")
     keep_alive_timeout: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
     max_header_bytes: int = Field(64 * 1024, ge=1024, description="Largest request head (request line and headers).")
     max_connections: int = Field(1024, ge=1, description="Most open connections; more get 503.")

@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Sequence
 
 from fastapi import Depends, HTTPException, Request
@@ -20,7 +21,8 @@ from rlaif.jobs.spec import PanelMember, RunOptions
 from rlaif.judges.base import JudgeBackend
 from rlaif.service import datadir_lock
 from rlaif.service.assets import AssetRegistry
-from rlaif.service.config import ServeConfig
+from rlaif.service.caps import over_cap
+from rlaif.service.config import LOOPBACK, ServeConfig
 from rlaif.service.jobs import JobManager
 from rlaif.service.keys import KeyStore
 from rlaif.service.metrics import Metrics
@@ -42,7 +44,7 @@ class Service:
 
     def __init__(self, cfg: ServeConfig, judge: JudgeBackend):
         self.cfg, self.judge = cfg, judge
-        self.data_dir = Path(cfg.data_dir)
+        self.data_dir = Path(cfg.data_dir).resolve()  # absolute: a message's server paths are then cut (redact)
         self.lock = datadir_lock.acquire(self.data_dir)  # before anything starts or the job store requeues
         try:
             self.members = load_members(cfg, judge)  # the operator's panel members, by name
@@ -77,7 +79,10 @@ class Service:
             worker = self._workers.pop(key, None)
         if worker is None:
             extra = {kind.panel_field: list(panel)} if panel else {}
-            job = kind.spec(NO_FILE, _settings(kind.settings_model, self.assets.settings(settings)), **extra)
+            model = _settings(kind.settings_model, self.assets.settings(settings))
+            if (over := over_cap(model, self.cfg)) is not None:
+                raise HTTPException(422, over)
+            job = kind.spec(NO_FILE, model, **extra)
             worker = kind.worker(job, judges_of(self.cfg, self.members, panel) if panel else self.judge)
         with self._workers_lock:
             self._workers[key] = worker
@@ -126,6 +131,7 @@ def caller(request: Request, svc: Service = Depends(service)) -> str:
     with the key as its password, ``http://rlaif:KEY@HOST/``; never from a cookie (the review UI's cookie is a
     session id, sent to /ui only)."""
     if svc.cfg.no_auth:
+        loopback_only(request)
         return "anonymous"
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else basic_password(value) if scheme.lower() == "basic" \
@@ -137,6 +143,20 @@ def caller(request: Request, svc: Service = Depends(service)) -> str:
     if svc.keys.role(name) != "owner":
         raise HTTPException(403, f"key {name!r} is a reviewer key: it can only review the jobs shared with it, in the UI")
     return name
+
+
+def loopback_only(request: Request) -> None:
+    """403 for a request without keys (``--no-auth``) addressed to anything but a loopback name: a web page whose
+    host name an attacker made resolve to 127.0.0.1 (DNS rebinding) is its own origin to the browser, which would
+    let it send requests to the service and read the answers; its requests carry its own name in ``Host``."""
+    host = request.headers.get("host", "")
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:  # "[::1" and the like
+        name = None
+    if name not in LOOPBACK:
+        raise HTTPException(403, f"Host {host[:100]!r}: without API keys (--no-auth) this service answers only "
+                                 f"requests to a loopback name ({', '.join(LOOPBACK)})")
 
 
 def basic_password(value: str) -> str | None:

@@ -15,7 +15,7 @@ from rlaif.jobs.hints import SettingNeeded
 from rlaif.jobs.kinds import KINDS
 from rlaif.jobs.spec import DEFAULT_CHUNK_SIZE
 from rlaif.service.deps import caller, service
-from rlaif.service.jobs import resolve_input, upload_path, view
+from rlaif.service.jobs import TooManyJobs, resolve_input, upload_path, uploads_bytes, view
 from rlaif.service.panel import chosen
 from rlaif.service.redact import hide_paths
 
@@ -41,17 +41,22 @@ class JobRequest(BaseModel):
 
 @router.put("/v1/files/{name}", status_code=201)
 async def upload(name: str, request: Request, svc=Depends(service), who: str = Depends(caller)) -> dict[str, Any]:
-    """Store the request body as an input file (streamed to disk; ``limits`` stops it at --max-upload-bytes)."""
+    """Store the request body as an input file (streamed to disk; ``limits`` stops it at --max-upload-bytes, and
+    here at what is left of the key's --max-key-upload-bytes)."""
     try:
         path = upload_path(svc.data_dir, who, name)
     except RlaifError as e:
         raise HTTPException(422, str(e)) from None
     path.parent.mkdir(parents=True, exist_ok=True)
+    room = svc.cfg.max_key_upload_bytes - uploads_bytes(svc.data_dir, who, name)
     tmp, size = path.with_name(f".{name}.upload"), 0
     try:
         with open(tmp, "wb") as fh:
             async for chunk in request.stream():
                 size += len(chunk)
+                if size > room:
+                    raise HTTPException(413, f"uploads of key {who!r} over {svc.cfg.max_key_upload_bytes} bytes "
+                                             "together (--max-key-upload-bytes); replace one of them with a smaller file")
                 fh.write(chunk)
         os.replace(tmp, path)
     finally:
@@ -73,6 +78,8 @@ def submit(req: JobRequest, svc=Depends(service), who: str = Depends(caller)) ->
     panel = chosen(svc.cfg, req.panel)
     try:
         job_id = svc.jobs.submit(who, kind, path, settings, options, panel)
+    except TooManyJobs as e:
+        raise HTTPException(429, str(e)) from None
     except SettingNeeded as e:  # a bad input row: named by the caller's file name, not the server's path
         raise HTTPException(422, hide_paths(e.worded(f"send {e.setting}: true"))) from None
     except RlaifError as e:

@@ -26,10 +26,15 @@ from rlaif.service.store import FINAL, JobStore
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SUFFIXES = (".jsonl", ".parquet", ".csv")
+BLOCK = 4096  # the least a file is charged against its key's upload quota (an empty file takes disk too)
 
 
 class JobCancelled(Exception):
     """Raised between chunks of a job whose cancellation was asked for."""
+
+
+class TooManyJobs(RlaifError):
+    """A key submitted a job while it has ``--max-jobs-per-key`` unfinished ones."""
 
 
 def upload_path(data_dir: Path, owner: str, name: str) -> Path:
@@ -37,6 +42,18 @@ def upload_path(data_dir: Path, owner: str, name: str) -> Path:
     if not _NAME.match(name) or ".." in name or not name.endswith(SUFFIXES):
         raise RlaifError(f"file name {name!r}: use letters, digits, '.', '-', '_' and end in {', '.join(SUFFIXES)}")
     return data_dir / "inputs" / owner / name
+
+
+def uploads_bytes(data_dir: Path, owner: str, but: str) -> int:
+    """The bytes ``owner``'s uploads take together (each at least ``BLOCK``), the upload ``but`` (about to be
+    replaced) left out."""
+    folder, total = data_dir / "inputs" / owner, 0
+    for p in folder.iterdir() if folder.is_dir() else ():
+        try:
+            total += max(p.stat().st_size, BLOCK) if p.name != but else 0
+        except FileNotFoundError:  # an upload's temporary file, gone since
+            pass
+    return total
 
 
 def resolve_input(data_dir: Path, owner: str, given: str) -> Path:
@@ -70,6 +87,7 @@ class JobManager:
         self._cancel: set[str] = set()
         self._wake = threading.Event()
         self._stop = False
+        self._submitting = threading.Lock()  # a key's count of unfinished jobs and its new job, as one step
         self.resumed_at_start = store.requeue_running()
         self._thread = threading.Thread(target=self._loop, name="rlaif-jobs", daemon=True)
         self._thread.start()
@@ -77,7 +95,9 @@ class JobManager:
     def submit(self, owner: str, kind: JobKind, upload: Path, settings: dict[str, Any], options: dict[str, Any],
                panel: list | None = None) -> str:
         """Snapshot the input, check settings and every row now (a bad row is a 4xx, not a failed job
-        later), then queue. ``panel``: the members (``service.panel.chosen``) of a panel job."""
+        later), then queue. ``panel``: the members (``service.panel.chosen``) of a panel job. A key with
+        ``max_jobs_per_key`` unfinished jobs gets ``TooManyJobs`` (before its file is read, and again as it queues)."""
+        self._room_for(owner)
         self.svc.worker(kind, settings, panel or ())
         fmt = options.pop("output_format", "jsonl")
         job_id = secrets.token_hex(8)
@@ -92,9 +112,21 @@ class JobManager:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        self.store.create(owner, kind.name, spec, len(loaded.records) + len(loaded.invalid), job_id=job_id)
+        with self._submitting:
+            try:
+                self._room_for(owner)
+            except TooManyJobs:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            self.store.create(owner, kind.name, spec, len(loaded.records) + len(loaded.invalid), job_id=job_id)
         self._wake.set()
         return job_id
+
+    def _room_for(self, owner: str) -> None:
+        cap = self.svc.cfg.max_jobs_per_key
+        if self.store.unfinished(owner) >= cap:
+            raise TooManyJobs(f"key {owner!r} has {cap} unfinished jobs, the most this service allows "
+                              "(--max-jobs-per-key); wait for one to finish or cancel one")
 
     def owned(self, owner: str, job_id: str) -> dict[str, Any] | None:
         """The job if ``owner`` submitted it; another key's job does not exist, as far as its caller knows."""

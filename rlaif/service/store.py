@@ -26,6 +26,7 @@ class JobStore(Protocol):
     def list(self, owner: str) -> list[dict[str, Any]]: ...
     def update(self, job_id: str, **fields: Any) -> None: ...
     def next_queued(self) -> dict[str, Any] | None: ...
+    def unfinished(self, owner: str) -> int: ...
     def requeue_running(self) -> int: ...
 
 
@@ -82,6 +83,13 @@ class SqliteJobStore:
         with self._conn() as c:
             return self._row(c.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state = 'queued' "
                                        "ORDER BY created LIMIT 1").fetchone())
+
+    def unfinished(self, owner: str) -> int:
+        """How many of ``owner``'s jobs are queued or running."""
+        final = ", ".join("?" * len(FINAL))
+        with self._conn() as c:
+            return c.execute(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state NOT IN ({final})",
+                             (owner, *FINAL)).fetchone()[0]
 
     def requeue_running(self) -> int:
         """After a restart: jobs that were running go back to the queue (their output resumes)."""

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from rlaif.service.deps import service
+from rlaif.service.deps import loopback_only, service
 from rlaif.service.sessions import COOKIE, COOKIE_PATH
 
 LEGACY_COOKIE = "rlaif_key"  # where versions before sessions kept the raw key (Path=/): deleted at login/logout
@@ -47,7 +47,11 @@ def same_origin(request: Request) -> None:
     hosts = {request.headers.get("host")}
     if request.app.state.service.cfg.behind_tls:
         hosts.add(request.headers.get("x-forwarded-host"))
-    if urlsplit(origin).netloc not in hosts - {None}:
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # "http://[": no origin at all
+        netloc = None
+    if netloc not in hosts - {None}:
         raise HTTPException(403, f"cross-origin request from {origin} refused")
 
 
@@ -55,6 +59,7 @@ def viewer(request: Request, svc=Depends(service)) -> Viewer:
     """The key behind the request's session (``anonymous``, an owner, under --no-auth); else to the login page."""
     same_origin(request)
     if svc.cfg.no_auth:
+        loopback_only(request)
         return Viewer("anonymous", "owner")
     name = svc.sessions.check(request.cookies.get(COOKIE))
     role = svc.keys.role(name) if name else None
