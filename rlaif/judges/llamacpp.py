@@ -44,7 +44,8 @@ class LlamaCppJudge:
     pair's two orders stay together), which go to whichever context is free; with fewer units than contexts, the busy ones get all
     the threads. Each context evaluates one prompt at a time; with ``reuse_prefix`` a prompt keeps the KV
     cache of its common prefix with the context's previous prompt (preamble, question, principle, a pair's
-    conversation for its second order) and evaluates the rest, at least ``MIN_ROWS`` tokens; without it every
+    conversation for its second order) and evaluates the rest, at least ``MIN_ROWS`` tokens (never reusing rows
+    that a short prompt or a generated token left, which other kernels computed: ``_eval_at``); without it every
     prompt is evaluated whole (the simple path, as ``next_token_logprobs`` does). Labels do not depend on the
     threads or the context a prompt ran on. ``weights`` other than ``stored`` run the GGUF converted by
     llama.cpp's quantizer (``gguf_weights``). Log-probs are the exact log-softmax of the full next-token logits.
@@ -75,6 +76,7 @@ class LlamaCppJudge:
         self.llm = self.contexts[0]  # tokenizer, metadata
         self._pool = ThreadPoolExecutor(n_contexts, thread_name_prefix="llamacpp") if n_contexts > 1 else None
         self._lock = threading.Lock()  # one call at a time spreads over the contexts
+        self._reusable: dict[int, int] = {}  # id(context) -> the leading tokens a later prompt may reuse (_eval_at)
         self.reuse_prefix = reuse_prefix
         for llm in self.contexts:
             atexit.register(llm.close)  # free it before interpreter teardown (avoids noise at exit)
@@ -125,19 +127,29 @@ class LlamaCppJudge:
         return self._label_ids[label]
 
     def _eval_to(self, llm: Any, tokens: list[int], reuse: bool = True, min_new: int = 1) -> None:
-        """Make context ``llm`` hold exactly ``tokens``, reusing its cached common prefix (``reuse``) but for at
-        least ``min_new`` tokens, or not."""
+        """Make context ``llm`` hold exactly ``tokens``, reusing its cached common prefix (``reuse``) as far as it is
+        reusable (``_eval_at``) but for at least ``min_new`` tokens, or not."""
         if len(tokens) > self.context_length:
             raise RlaifError(f"llamacpp judge: prompt of {len(tokens)} tokens exceeds n_ctx={self.context_length}")
-        n = max(0, min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - min_new)) if reuse else 0
-        llm.n_tokens = n
-        llm.eval(tokens[n:])
+        cached = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), self._reusable.get(id(llm), 0))
+        n = max(0, min(cached, len(tokens) - min_new)) if reuse else 0
+        self._eval_at(llm, n, tokens[n:])
         self.usage.add(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - n)
+
+    def _eval_at(self, llm: Any, n: int, batch: list[int]) -> None:
+        """Evaluate ``batch`` on context ``llm`` after the first ``n`` tokens it holds (what it held after them is
+        dropped), and keep count of its reusable prefix: the rows computed in evaluations of at least ``MIN_ROWS``
+        rows after a reusable prefix, as a long prompt evaluated whole computes them. A shorter evaluation (a
+        short prompt, a generated token) is computed by other kernels, so a later prompt never reuses its rows."""
+        llm.n_tokens = n
+        llm.eval(batch)
+        reusable = self._reusable.get(id(llm), 0)
+        self._reusable[id(llm)] = n + len(batch) if len(batch) >= MIN_ROWS and reusable >= n else min(reusable, n)
 
     def _logprobs(self, llm: Any, tokens: list[int], reuse: bool) -> np.ndarray:
         self._eval_to(llm, tokens, reuse=reuse, min_new=MIN_ROWS)
         self.usage.add(requests=1)
-        return log_softmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
+        return log_softmax(self._last_logits(llm))
 
     def next_token_logprobs(self, text: str, reuse: bool = False) -> np.ndarray:
         """Log-softmax of the next-token logits after ``text``: evaluated whole (the simple path), or with ``reuse``
@@ -184,21 +196,30 @@ class LlamaCppJudge:
         return self._spread(prefix_units(tokens, share=self.reuse_prefix), one)
 
     def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick) -> str:
-        """Evaluate ``tokens`` on context ``llm`` (reusing its cached prefix), then add tokens chosen by
-        ``pick(logits)``."""
-        self._eval_to(llm, tokens)
+        """Evaluate ``tokens`` on context ``llm`` as ``label_logprobs`` does (reusing its cached prefix, at least
+        ``MIN_ROWS`` tokens evaluated), then add tokens chosen by ``pick(logits)``."""
+        self._eval_to(llm, tokens, min_new=MIN_ROWS)
         self.usage.add(requests=1)
+        return self._continue(llm, len(tokens), pick(self._last_logits(llm)), max_new_tokens, pick)
+
+    def _continue(self, llm: Any, n_prompt: int, nxt: int, max_new_tokens: int, pick) -> str:
+        """A reply after the prompt that ``llm`` holds as its first ``n_prompt`` tokens (what it holds after them is
+        dropped): ``nxt`` its first token, drawn from the logits after the prompt; each token is evaluated (the last
+        one is not) and the next one is ``pick(logits)``."""
         new: list[int] = []
-        for _ in range(max_new_tokens):
-            nxt = pick(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
-            if nxt in self._stop:
-                break
+        while nxt not in self._stop and len(new) < max_new_tokens:
             new.append(nxt)
-            if len(tokens) + len(new) >= self.context_length:
+            if len(new) == max_new_tokens or n_prompt + len(new) >= self.context_length:
                 break
-            llm.eval([nxt])
+            self._eval_at(llm, n_prompt + len(new) - 1, [nxt])
+            nxt = pick(self._last_logits(llm))
         self.usage.add(completion_tokens=len(new))
         return self.llm.detokenize(new).decode("utf-8", "replace").strip()
+
+    def _last_logits(self, llm: Any) -> np.ndarray:
+        """The logits after the last token ``llm`` evaluated (a view of llama.cpp's buffer: the next ``eval``
+        overwrites it)."""
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,))
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         tokens = [self.prompt_tokens(m) for m in prompts]
