@@ -24,7 +24,7 @@ from rlaif.judges.embedded import embedded_gguf, model_path
 from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
+from rlaif.judges.sampling import Sampling, draw, nucleus, prompt_seed, sample_token
 
 
 # ggml-cpu's flash attention takes its tiled f32 kernel from GGML_FA_TILE_Q = 64 query rows on and an f16 kernel
@@ -227,16 +227,21 @@ class LlamaCppJudge:
         return self._spread(prefix_units(tokens), lambda llm, i: self._decode(llm, tokens[i], max_new_tokens, greedy))
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
-        """n replies per prompt, each drawn with its own numpy generator seeded by ``prompt_seed``; the
-        prompt's KV cache is reused between the n replies."""
+        """n replies per prompt. The prompt is evaluated once, as ``label_logprobs`` evaluates it (at least
+        ``MIN_ROWS`` rows, so its logits do not depend on what the context held before); every reply draws its first
+        token from those logits (with ``max_new_tokens=1`` nothing else is evaluated) and its next tokens after it,
+        reply k with its own numpy generator seeded by ``prompt_seed(seed, prompt, k)``."""
         tokens = [self.prompt_tokens(m) for m in prompts]
 
         def replies(llm: Any, i: int) -> list[str]:
+            self._eval_to(llm, tokens[i], min_new=MIN_ROWS)
+            self.usage.add(requests=1)
+            first = nucleus(self._last_logits(llm), sampling.temperature, sampling.top_p)  # the same for all n
             out = []
             for k in range(sampling.n):
                 rng = np.random.default_rng(prompt_seed(sampling.seed, prompts[i], k))
                 pick = lambda lg, rng=rng: sample_token(lg, sampling.temperature, sampling.top_p, rng)  # noqa: E731
-                out.append(self._decode(llm, tokens[i], sampling.max_new_tokens, pick))
+                out.append(self._continue(llm, len(tokens[i]), draw(*first, rng), sampling.max_new_tokens, pick))
             return out
 
         return self._spread([[i] for i in range(len(prompts))], replies)
