@@ -89,9 +89,9 @@ class LabelRecord(PairRecord):
     sample_counts: dict | None = _f("(only with --method sample) per order (\"ab\", \"ba\"): [answers naming slot 1, "
                                     "slot 2, neither], summed over principles", None, group="optional")
     samples_drawn: int | None = _f("(only with --method sample) answers drawn per prompt ('auto' may stop early)",
-                                   None, group="optional")
+                                   None, "int64", "optional")
     p_a_ci95: list | None = _f("(only with --method sample) 95% interval of the uncalibrated p_a", None,
-                               group="optional", nan_on_disk=True)
+                               "list<float64>", "optional", nan_on_disk=True)
     group: str | None = _f("(pairs made from candidates, --pairs) the prompt's id", None, group="optional")
     candidate_a: int | None = _f("(--pairs) index of response_a among the candidates", None, group="optional")
     candidate_b: int | None = _f("(--pairs) index of response_b among the candidates", None, group="optional")

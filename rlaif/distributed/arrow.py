@@ -11,7 +11,7 @@ import pyarrow as pa
 from rlaif.core.records import disk_form, field_types, optional_fields, settle
 
 _STR, _F64 = pa.string(), pa.float64()
-_NAMED = {"string": _STR, "float64": _F64, "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
+_NAMED = {"string": _STR, "float64": _F64, "int64": pa.int64(), "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
           "list<string>": pa.list_(_STR), "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)]))}
 # field name -> Arrow type, from the record types' ``arrow`` metadata
 TYPES: dict[str, pa.DataType] = {name: _NAMED[t] for name, t in field_types().items()}
@@ -23,8 +23,10 @@ def _column(name: str, values: list[Any]) -> pa.Array:
 
 
 def to_table(records: list[dict[str, Any]]) -> pa.Table:
-    """The records as a table, columns in the first record's key order, known fields typed by ``TYPES``."""
-    names = list(records[0]) if records else ["id"]
+    """The records as a table, known fields typed by ``TYPES``; a column for every key of any record, in the order
+    the keys first appear (an optional field that a batch's first row lacks, e.g. ``sample_counts`` after a pair
+    with identical responses, is null where a row lacks it: ``from_table`` leaves it out of that row again)."""
+    names = list(dict.fromkeys(k for r in records for k in r)) if records else ["id"]
     rows = [disk_form(r) for r in records]
     return pa.table({n: _column(n, [r.get(n) for r in rows]) for n in names})
 
