@@ -137,7 +137,8 @@ def test_sampling_and_generation_leave_later_labels_exact(llamacpp_judge, hh_row
     from rlaif.judges.sampling import Sampling
 
     judge = llamacpp_judge
-    short = [[{"role": "user", "content": "Name a fruit."}], [{"role": "user", "content": "Give me one tip for sleeping."}]]
+    short = [[{"role": "user", "content": "Name a fruit."}],
+             [{"role": "user", "content": "Give me one tip for sleeping."}]]
     assert all(len(judge.prompt_tokens(m)) < 64 for m in short)
     lab, recs = Labeler(judge, LabelerConfig(principles="least-harmful")), rows(hh_rows, [0, 1])
 
