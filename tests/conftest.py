@@ -54,13 +54,10 @@ class ScriptedJudge:
         out = []
         for msgs in prompts:
             self.seen.append(msgs)
-            if not any("Response 1" in m["content"] for m in msgs):  # a 1-10 rating prompt (direct RLAIF)
+            if not self._compares(msgs):  # a 1-10 rating prompt (direct RLAIF)
                 out.append(self._score_logprobs(msgs[-1]["content"], labels))
                 continue
-            text = msgs[-1]["content"] if msgs[-1]["role"] == "user" and "Response 1" in msgs[-1]["content"] \
-                else next(m["content"] for m in reversed(msgs) if "Response 1" in m["content"])
-            r1 = re.search(r"Response 1:\n(.*?)\n\nResponse 2:", text, re.S).group(1)
-            r2 = re.search(r"Response 2:\n(.*?)(?:\n\n|\n?\Z)", text, re.S).group(1)
+            r1, r2 = self._responses(msgs)
             l1, l2 = self._q(r1) + self.bias, self._q(r2)
             # an arbitrary common offset: renormalisation over the two labels must cancel it
             z = math.log(math.exp(l1) + math.exp(l2) + 50.0)
@@ -69,6 +66,19 @@ class ScriptedJudge:
                 lp.pop(self.drop)
             out.append(LabelLogprobs(lp, "not in top-20" if self.drop else None))
         return out
+
+    @staticmethod
+    def _compares(msgs):
+        return any("Response 1" in m["content"] for m in msgs)
+
+    @staticmethod
+    def _responses(msgs):
+        """The responses in slots 1 and 2 of a comparison prompt."""
+        text = msgs[-1]["content"] if msgs[-1]["role"] == "user" and "Response 1" in msgs[-1]["content"] \
+            else next(m["content"] for m in reversed(msgs) if "Response 1" in m["content"])
+        r1 = re.search(r"Response 1:\n(.*?)\n\nResponse 2:", text, re.S).group(1)
+        r2 = re.search(r"Response 2:\n(.*?)(?:\n\n|\n?\Z)", text, re.S).group(1)
+        return r1, r2
 
     @staticmethod
     def _score_logprobs(text, labels):
@@ -82,11 +92,26 @@ class ScriptedJudge:
 
     CANDIDATES = ("a GOOD reply", "a plain reply", "a BAD reply", "another plain reply", "one more GOOD one")
 
+    UNSURE = 0.125  # share of sampled answers to a comparison prompt that name no label
+
     def sample(self, prompts, sampling):
-        """As a policy: n replies per prompt, cycling through CANDIDATES from a seed-dependent start."""
+        """As a policy: n replies per prompt, cycling through CANDIDATES from a seed-dependent start. As a judge
+        (a comparison prompt, ``method='sample'``): answer k is "Neither." with probability UNSURE, else "1" with
+        probability sigmoid(l1 - l2) (the label logits' odds), drawn with ``prompt_seed(seed, prompt, k)``."""
         self.generated += len(prompts) * sampling.n
-        return [[self.CANDIDATES[(sampling.seed + k) % len(self.CANDIDATES)] for k in range(sampling.n)]
-                for _ in prompts]
+        return [[self._answer(msgs, sampling.seed, k) if self._compares(msgs) else
+                 self.CANDIDATES[(sampling.seed + k) % len(self.CANDIDATES)] for k in range(sampling.n)]
+                for msgs in prompts]
+
+    def _answer(self, msgs, seed, k):
+        import random
+
+        from rlaif.judges.sampling import prompt_seed
+
+        r1, r2 = self._responses(msgs)
+        u = random.Random(prompt_seed(seed, msgs, k)).random()
+        return "Neither." if u < self.UNSURE else "1" if u < self.UNSURE + (1 - self.UNSURE) * sigmoid(
+            self._q(r1) + self.bias - self._q(r2)) else "2"
 
 
 def scripted_panel() -> list[ScriptedJudge]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
 import subprocess
@@ -67,11 +68,13 @@ class FaultProxy:
     (longer than the client's timeout) or a dropped connection; the rest are forwarded upstream.
 
     Faults are drawn from a seeded RNG; ``counts`` tallies what happened, ``forwarded`` counts
-    requests that reached the upstream server and came back.
+    requests that reached the upstream server and came back. With ``refuse_n`` a request asking for n > 1
+    replies gets llama.cpp's own server's answer (``refuse_n``: its HTTP status; 500 in older versions, 400 now).
     """
 
-    def __init__(self, upstream: str, *, p429=0.0, p500=0.0, pslow=0.0, pdrop=0.0, slow_seconds=3.0, seed=0):
-        self.upstream = upstream.rstrip("/")
+    def __init__(self, upstream: str, *, p429=0.0, p500=0.0, pslow=0.0, pdrop=0.0, slow_seconds=3.0, seed=0,
+                 refuse_n: int | None = None):
+        self.upstream, self.refuse_n = upstream.rstrip("/"), refuse_n
         self.p = [("429", p429), ("500", p500), ("slow", pslow), ("drop", pdrop)]
         self.slow_seconds = slow_seconds
         self.rng = random.Random(seed)
@@ -100,14 +103,16 @@ class FaultProxy:
             headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
             length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
             body = await reader.readexactly(length) if length else b""
-            fault = self._pick()
+            fault = "n" if self.refuse_n and json.loads(body or b"{}").get("n", 1) != 1 else self._pick()
             self.counts[fault] += 1
             if fault == "drop":
                 writer.transport.abort()
                 return
-            if fault in ("429", "500"):
-                msg = b'{"error": {"message": "injected fault"}}'
-                status = "429 Too Many Requests\r\nRetry-After: 0" if fault == "429" else "500 Internal Server Error"
+            if fault in ("429", "500", "n"):
+                msg = b'{"error": {"message": "%s"}}' % (b"Only one completion choice is allowed" if fault == "n"
+                                                        else b"injected fault")
+                status = {"429": "429 Too Many Requests\r\nRetry-After: 0", "500": "500 Internal Server Error",
+                          "n": f"{self.refuse_n} Refused"}[fault]
                 writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(msg)}"
                              f"\r\nConnection: close\r\n\r\n".encode() + msg)
                 await writer.drain()

@@ -12,7 +12,9 @@ from rlaif.jobs.runner import Task, run_job
 from rlaif.jobs.spec import LabelJob, RunOptions
 from rlaif.judges.gguf_weights import weights_path
 from rlaif.judges import embedded_gguf, load_judge
+from rlaif.judges.sampling import Sampling
 from rlaif.labeling.labeler import Labeler, LabelerConfig
+from rlaif.labeling.sampled import SampledLabels
 from rlaif.labeling.scorer import Scorer
 
 from conftest import write_jsonl
@@ -102,6 +104,54 @@ def test_server_scores_match_in_process_including_ten(server, llamacpp_judge, hh
 def ok_or_topk(row):
     """A remote label is a probability, or None because a label fell outside the top-20 (never 0.5 made up)."""
     return (row["p_a"] is not None and 0 <= row["p_a"] <= 1) or (row["p_a"] is None and "not among the top-20 log-probs" in row["error"])
+
+
+def test_sampled_labels_through_the_server(server, hh_rows, tmp_path):
+    """--method sample through llama.cpp's server, which ignores n (llama-cpp-python's; llama.cpp's own refuses it,
+    below): 'auto' learns that from the first prompt and asks for each reply alone, seeded per reply, so a re-run
+    gives the same answers. The server is told to sample from the whole distribution: the counts match its own
+    log-probs of the labels (its defaults, top_k 40 and min_p 0.05, drew answers naming a label ~1.35x as often as
+    the log-probs say on this pair, 104 of 300 for 76 expected)."""
+    k = 600  # ~4 ms a request: the server keeps the prompt's logits and draws from them
+    recs = load_pairs(write_jsonl(tmp_path / "hh.jsonl", hh_rows[:1])).records
+    cfg = LabelerConfig(principles="least-harmful", orders="ab", method="sample",
+                        sampling=SampledLabels(samples=k, max_new_tokens=1))
+    judge = load_judge("openai:smollm2", base_url=server.url)
+    [row] = Labeler(judge, cfg).label(recs)
+    assert judge.usage.requests == k + 1  # the first asked for n = k and got one reply; then a request per reply
+    n1, n2, other = row["sample_counts"]["ab"]
+    assert n1 + n2 + other == k and row["samples_drawn"] == k
+    _, jobs = Labeler(judge, CFG.model_copy(update={"orders": "ab"}))._plan(recs)
+    [lp] = judge.label_logprobs([m for *_, m in jobs], ["1", "2"])
+    p1, p2 = (math.exp(lp.logprobs[x]) for x in ("1", "2"))
+    assert abs((n1 + n2) - k * (p1 + p2)) < 3 * math.sqrt(k * (p1 + p2) * (1 - p1 - p2)), (n1 + n2, k * (p1 + p2))
+    q = p1 / (p1 + p2)  # the log-prob label of this order: the same quantity
+    assert abs(n1 / (n1 + n2) - q) < 3 * math.sqrt(q * (1 - q) / (n1 + n2)), (n1, n2, q)
+    again = load_judge("openai:smollm2", base_url=server.url, sample_requests="each")
+    assert Labeler(again, cfg).label(recs) == [row] and again.usage.requests == k
+    with pytest.raises(RlaifError, match="asked for n=3 replies, the server sent 1; pass sample_requests=each"):
+        load_judge("openai:smollm2", base_url=server.url, sample_requests="n").sample(
+            [jobs[0][-1]], Sampling(n=3, max_new_tokens=1))
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_sampling_on_a_server_that_refuses_n(server, tmp_path, status):
+    """llama.cpp's own server answers n != 1 with an error (HTTP 400; 500 in older versions): 'auto' does not retry
+    it, and samples each reply alone, as sample_requests='each' does (one prompt, one answer token: the server draws
+    every reply from the logits it keeps, so the two runs draw from the same ones)."""
+    recs = short_pairs(1)
+    cfg = LabelerConfig(principles="least-harmful", orders="ab", method="sample",
+                        sampling=SampledLabels(samples=6, max_new_tokens=1))
+    proxy = FaultProxy(server.url.removesuffix("/v1"), refuse_n=status)
+    try:
+        judge = load_judge("openai:smollm2", base_url=proxy.url + "/v1")
+        got = Labeler(judge, cfg).label(load_pairs(write_jsonl(tmp_path / "p.jsonl", recs)).records)
+    finally:
+        proxy.close()
+    assert proxy.counts["n"] == 1 and judge.usage.retries == 0 and judge.usage.requests == 6
+    want = Labeler(load_judge("openai:smollm2", base_url=server.url, sample_requests="each"), cfg).label(
+        load_pairs(write_jsonl(tmp_path / "p.jsonl", recs)).records)
+    assert got == want
 
 
 def test_non_retryable_errors_fail_fast(server):

@@ -21,6 +21,7 @@ from rlaif.distributed import RayOptions, label_dataset, read_dir, run_ray_job, 
 from rlaif.jobs.pipeline import label_file, score_file
 from rlaif.jobs.spec import LabelJob, PanelMember, RunOptions, ScoreJob
 from rlaif.labeling.labeler import LabelerConfig
+from rlaif.labeling.sampled import SampledLabels
 
 ray = pytest.importorskip("ray")
 TESTS = Path(__file__).resolve().parent
@@ -195,10 +196,14 @@ def test_library_entry_point_on_a_ray_dataset(local_ray, tmp_path, hh_rows):
 
 
 @pytest.mark.slow
-def test_embedded_judge_on_ray_equals_the_local_engine(local_ray, tmp_path, hh_rows, llamacpp_judge):
-    """The real embedded judge (llama.cpp) in two actors of one thread each gives the local engine's labels."""
+@pytest.mark.parametrize("labeler", [LabelerConfig(), LabelerConfig(method="sample", sampling=SampledLabels(
+    samples=16, max_new_tokens=1))], ids=["logprob", "sampled"])
+def test_embedded_judge_on_ray_equals_the_local_engine(local_ray, tmp_path, hh_rows, llamacpp_judge, labeler):
+    """The real embedded judge (llama.cpp) in two actors of one thread each gives the local engine's labels; sampled
+    labels too: each reply's answer token is drawn from the prompt's logits, whatever its context held before."""
     src = write_jsonl(tmp_path / "hh.jsonl", hh_rows[:6])
-    job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=2, progress=False))
+    job = LabelJob(run=RunOptions(input=str(src), output=str(tmp_path / "out"), chunk_size=2, progress=False),
+                   labeler=labeler)
     s = run_ray_job(job, RayOptions(workers=2, shard_rows=4))
     assert s.done_now == 6 and s.nan == 0
     want = local_records(tmp_path, job, llamacpp_judge)

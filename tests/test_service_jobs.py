@@ -138,6 +138,9 @@ def test_keys_see_only_their_own_jobs_and_files(srv):
     ({"kind": "label", "input": "broken.jsonl"}, "broken.jsonl:2 field 'response_b' is missing"),
     ({"kind": "label", "input": "broken.jsonl"}, "fix the input or send skip_invalid: true to label the other rows"),
     ({"kind": "generate", "input": "pairs.jsonl", "settings": {"constitution": "harmless"}}, "settings.constitution"),
+    ({"kind": "label", "input": "pairs.jsonl", "settings": {"method": "sample", "sampling": {"samples": 0}}},
+     "settings.sampling.samples"),
+    ({"kind": "label", "input": "pairs.jsonl", "settings": {"sampling": {"samples": 8}}}, "need method='sample'"),
 ])
 def test_bad_job_requests_are_4xx_naming_the_problem(srv, body, needle):
     upload(srv, "pairs.jsonl", pairs(2))

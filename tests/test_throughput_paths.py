@@ -127,3 +127,32 @@ def test_transformers_judge_loads_a_gguf_from_its_cache_with_the_same_labels(hh_
     assert all(cached.tok.encode(cached.render(m)) == direct.tok.encode(direct.render(m)) for m in prompts)
     _, from_gguf = label_logprobs(direct, Labeler(direct, cfg), recs)
     assert np.array_equal(from_cache, from_gguf)
+
+
+def test_sampling_and_generation_leave_later_labels_exact(llamacpp_judge, hh_rows):
+    """Prefix reuse after sampling and generation: labels of a fixed set are identical (1e-6) before and after sampled
+    replies (one answer token, and longer) and greedy replies in the same contexts. A short prompt (under MIN_ROWS
+    tokens) shares its first tokens ("<|im_start|>system\nYou are") with the labeller's prompts, but its rows, and the
+    generated tokens', come from other kernels than a long prompt evaluated whole: a later prompt never reuses them."""
+    from rlaif.judges.sampling import Sampling
+
+    judge = llamacpp_judge
+    short = [[{"role": "user", "content": "Name a fruit."}],
+             [{"role": "user", "content": "Give me one tip for sleeping."}]]
+    assert all(len(judge.prompt_tokens(m)) < 64 for m in short)
+    lab, recs = Labeler(judge, LabelerConfig(principles="least-harmful")), rows(hh_rows, [0, 1])
+
+    def reset():
+        for llm in judge.contexts:
+            llm.reset()  # every context empty, as after loading
+
+    reset()
+    prompts, before = label_logprobs(judge, lab, recs)
+    reset()
+    judge.sample(short, Sampling(n=4, temperature=1.0, top_p=1.0, max_new_tokens=1))
+    judge.sample(short, Sampling(n=2, max_new_tokens=6, seed=3))
+    judge.generate(short, 5)
+    assert np.abs(label_logprobs(judge, lab, recs)[1] - before).max() <= 1e-6
+    # the labeller's own prompts sampled (as the convergence test does), then labelled again
+    judge.sample(prompts, Sampling(n=3, max_new_tokens=4))
+    assert np.abs(label_logprobs(judge, lab, recs)[1] - before).max() <= 1e-6

@@ -85,6 +85,8 @@ def test_every_payload_of_the_openai_backend_is_a_valid_vllm_request(server, tok
     assert chat.generate([MSGS], 8) == ["reply 0"]                                   # CoT / generation
     assert chat.sample([MSGS], Sampling(n=3, temperature=0.0)) == [["reply 0"] * 3]  # greedy: one asked, repeated
     assert chat.sample([MSGS], Sampling(n=3, temperature=0.7)) == [["reply 0", "reply 1", "reply 2"]]
+    sampled = Labeler(chat, LabelerConfig(method="sample", sampling=SampledLabels(samples=3))).label(PAIRS)[0]
+    assert sampled["sample_counts"] == {"ab": [1, 1, 1], "ba": [1, 1, 1]}  # "reply 0", "reply 1", "reply 2": n taken
     exact = load_judge("openai:smollm2", base_url=server.url, tokenizer=tokenizer_path, exact_label_ids=True)
     assert Labeler(exact, LabelerConfig()).label(PAIRS)[0]["error"] is None          # exact ids, chat
     assert Scorer(exact).score([("hi?", "Hello!")])[0]["error"] is None              # continuation: completions
@@ -100,6 +102,8 @@ def test_every_payload_of_the_openai_backend_is_a_valid_vllm_request(server, tok
     assert len(exact_ids) >= 4 and all(ids for ids in exact_ids)
     assert comps and all(b["add_special_tokens"] is False for b, _ in comps)  # the rendered prompt's BOS only
     assert {p.n for _, p in chats} == {1, 3}  # n=3 only where sampled (T > 0)
+    hot = [p for b, p in chats if b.get("temperature")]  # sampled: the whole distribution, not the model's defaults
+    assert len(hot) == 3 and all((p.top_k, p.min_p, p.repetition_penalty) == (0, 0.0, 1.0) for p in hot)
 
 
 def test_server_that_ignores_logprob_token_ids_stops_the_job(tokenizer_path):

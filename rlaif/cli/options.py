@@ -119,6 +119,7 @@ def unknown_flags(args: argparse.Namespace, extra: list[str]) -> str:
         for flag in flags:
             if flag[2:].replace("-", "_") in names:
                 spec = getattr(args, f"{role}.spec", None) or "embedded"
+                spec = ", ".join(spec) if isinstance(spec, list) else spec  # a panel's --judge is repeatable
                 return f"{flag} does not apply to {role} '{spec}' (use '--{role} SPEC --help' for its options)"
     return f"unrecognized arguments: {' '.join(extra)}"
 

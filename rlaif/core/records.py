@@ -90,9 +90,9 @@ class LabelRecord(PairRecord):
     sample_counts: dict | None = _f("(only with --method sample) per order (\"ab\", \"ba\"): [answers naming slot 1, "
                                     "slot 2, neither], summed over principles", None, group="optional")
     samples_drawn: int | None = _f("(only with --method sample) answers drawn per prompt ('auto' may stop early)",
-                                   None, group="optional")
+                                   None, "int64", "optional")
     p_a_ci95: list | None = _f("(only with --method sample) 95% interval of the uncalibrated p_a", None,
-                               group="optional", nan_on_disk=True)
+                               "list<float64>", "optional", nan_on_disk=True)
     reasoning: list | None = _f("(only with --reasoning) the judge's reasoning before its answer, one per prompt "
                                 "(as rationales; with --method sample the first sampled reply's); null where the "
                                 "server keeps it hidden", None, "list<string>", "optional")

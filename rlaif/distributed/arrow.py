@@ -11,7 +11,7 @@ import pyarrow as pa
 from rlaif.core.records import disk_form, field_types, optional_fields, settle
 
 _STR, _F64 = pa.string(), pa.float64()
-_NAMED = {"string": _STR, "float64": _F64, "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
+_NAMED = {"string": _STR, "float64": _F64, "int64": pa.int64(), "bool": pa.bool_(), "list<float64>": pa.list_(_F64),
           "list<string>": pa.list_(_STR), "messages": pa.list_(pa.struct([("role", _STR), ("content", _STR)]))}
 # field name -> Arrow type, from the record types' ``arrow`` metadata
 TYPES: dict[str, pa.DataType] = {name: _NAMED[t] for name, t in field_types().items()}

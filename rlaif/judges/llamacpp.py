@@ -24,7 +24,7 @@ from rlaif.judges.embedded import embedded_gguf, model_path
 from rlaif.judges.gguf_weights import STORED, weights_path
 from rlaif.judges.prefix_units import common_prefix, prefix_units
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed, sample_token
+from rlaif.judges.sampling import Sampling, draw, nucleus, prompt_seed, sample_token
 from rlaif.judges.thinking import Reasoning, Thought, from_generated, opening_for, think_format
 
 
@@ -45,7 +45,8 @@ class LlamaCppJudge:
     pair's two orders stay together), which go to whichever context is free; with fewer units than contexts, the busy ones get all
     the threads. Each context evaluates one prompt at a time; with ``reuse_prefix`` a prompt keeps the KV
     cache of its common prefix with the context's previous prompt (preamble, question, principle, a pair's
-    conversation for its second order) and evaluates the rest, at least ``MIN_ROWS`` tokens; without it every
+    conversation for its second order) and evaluates the rest, at least ``MIN_ROWS`` tokens (never reusing rows
+    that a short prompt or a generated token left, which other kernels computed: ``_eval_at``); without it every
     prompt is evaluated whole (the simple path, as ``next_token_logprobs`` does). Labels do not depend on the
     threads or the context a prompt ran on. ``weights`` other than ``stored`` run the GGUF converted by
     llama.cpp's quantizer (``gguf_weights``). Log-probs are the exact log-softmax of the full next-token logits.
@@ -76,6 +77,7 @@ class LlamaCppJudge:
         self.llm = self.contexts[0]  # tokenizer, metadata
         self._pool = ThreadPoolExecutor(n_contexts, thread_name_prefix="llamacpp") if n_contexts > 1 else None
         self._lock = threading.Lock()  # one call at a time spreads over the contexts
+        self._reusable: dict[int, int] = {}  # id(context) -> the leading tokens a later prompt may reuse (_eval_at)
         self.reuse_prefix = reuse_prefix
         for llm in self.contexts:
             atexit.register(llm.close)  # free it before interpreter teardown (avoids noise at exit)
@@ -126,19 +128,29 @@ class LlamaCppJudge:
         return self._label_ids[label]
 
     def _eval_to(self, llm: Any, tokens: list[int], reuse: bool = True, min_new: int = 1) -> None:
-        """Make context ``llm`` hold exactly ``tokens``, reusing its cached common prefix (``reuse``) but for at
-        least ``min_new`` tokens, or not."""
+        """Make context ``llm`` hold exactly ``tokens``, reusing its cached common prefix (``reuse``) as far as it is
+        reusable (``_eval_at``) but for at least ``min_new`` tokens, or not."""
         if len(tokens) > self.context_length:
             raise RlaifError(f"llamacpp judge: prompt of {len(tokens)} tokens exceeds n_ctx={self.context_length}")
-        n = max(0, min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - min_new)) if reuse else 0
-        llm.n_tokens = n
-        llm.eval(tokens[n:])
+        cached = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), self._reusable.get(id(llm), 0))
+        n = max(0, min(cached, len(tokens) - min_new)) if reuse else 0
+        self._eval_at(llm, n, tokens[n:])
         self.usage.add(prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - n)
+
+    def _eval_at(self, llm: Any, n: int, batch: list[int]) -> None:
+        """Evaluate ``batch`` on context ``llm`` after the first ``n`` tokens it holds (what it held after them is
+        dropped), and keep count of its reusable prefix: the rows computed in evaluations of at least ``MIN_ROWS``
+        rows after a reusable prefix, as a long prompt evaluated whole computes them. A shorter evaluation (a
+        short prompt, a generated token) is computed by other kernels, so a later prompt never reuses its rows."""
+        llm.n_tokens = n
+        llm.eval(batch)
+        reusable = self._reusable.get(id(llm), 0)
+        self._reusable[id(llm)] = n + len(batch) if len(batch) >= MIN_ROWS and reusable >= n else min(reusable, n)
 
     def _logprobs(self, llm: Any, tokens: list[int], reuse: bool) -> np.ndarray:
         self._eval_to(llm, tokens, reuse=reuse, min_new=MIN_ROWS)
         self.usage.add(requests=1)
-        return log_softmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
+        return log_softmax(self._last_logits(llm))
 
     def next_token_logprobs(self, text: str, reuse: bool = False) -> np.ndarray:
         """Log-softmax of the next-token logits after ``text``: evaluated whole (the simple path), or with ``reuse``
@@ -185,23 +197,33 @@ class LlamaCppJudge:
         return self._spread(prefix_units(tokens, share=self.reuse_prefix), one)
 
     def _decode(self, llm: Any, tokens: list[int], max_new_tokens: int, pick, until: str | None = None) -> str:
-        """Evaluate ``tokens`` on context ``llm`` (reusing its cached prefix), then add tokens chosen by
-        ``pick(logits)``; with ``until`` (a reasoning's closing tag), stop once the text ends with it and return
-        the text unstripped, control tokens shown, its tokens counted as reasoning tokens."""
-        self._eval_to(llm, tokens)
+        """Evaluate ``tokens`` on context ``llm`` as ``label_logprobs`` does (reusing its cached prefix, at least
+        ``MIN_ROWS`` tokens evaluated), then add tokens chosen by ``pick(logits)`` (``_continue``)."""
+        self._eval_to(llm, tokens, min_new=MIN_ROWS)
         self.usage.add(requests=1)
+        return self._continue(llm, len(tokens), pick(self._last_logits(llm)), max_new_tokens, pick, until)
+
+    def _continue(self, llm: Any, n_prompt: int, nxt: int, max_new_tokens: int, pick, until: str | None = None) -> str:
+        """A reply after the prompt that ``llm`` holds as its first ``n_prompt`` tokens (what it holds after them is
+        dropped): ``nxt`` its first token, drawn from the logits after the prompt; each token is evaluated (the last
+        one is not) and the next one is ``pick(logits)``. With ``until`` (a reasoning's closing tag) it stops once the
+        text ends with it and returns the text unstripped, control tokens shown, its tokens counted as reasoning."""
         new: list[int] = []
         text = lambda toks: self.llm.detokenize(toks, special=until is not None).decode("utf-8", "replace")  # noqa: E731
-        for _ in range(max_new_tokens):
-            nxt = pick(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,)))
-            if nxt in self._stop:
-                break
+        while nxt not in self._stop and len(new) < max_new_tokens:
             new.append(nxt)
-            if len(tokens) + len(new) >= self.context_length or (until and until in text(new[-16:])):
+            if len(new) == max_new_tokens or n_prompt + len(new) >= self.context_length or (
+                    until and until in text(new[-16:])):
                 break
-            llm.eval([nxt])
+            self._eval_at(llm, n_prompt + len(new) - 1, [nxt])
+            nxt = pick(self._last_logits(llm))
         self.usage.add(completion_tokens=len(new), **({"reasoning_tokens": len(new)} if until else {}))
         return text(new) if until else text(new).strip()
+
+    def _last_logits(self, llm: Any) -> np.ndarray:
+        """The logits after the last token ``llm`` evaluated (a view of llama.cpp's buffer: the next ``eval``
+        overwrites it)."""
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(self._n_vocab,))
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         tokens = [self.prompt_tokens(m) for m in prompts]
@@ -219,16 +241,21 @@ class LlamaCppJudge:
             self._decode(llm, tokens[i], reasoning.budget, greedy, until=fmt.closing), fmt, opened[i]))
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
-        """n replies per prompt, each drawn with its own numpy generator seeded by ``prompt_seed``; the
-        prompt's KV cache is reused between the n replies."""
+        """n replies per prompt. The prompt is evaluated once, as ``label_logprobs`` evaluates it (at least
+        ``MIN_ROWS`` rows, so its logits do not depend on what the context held before); every reply draws its first
+        token from those logits (with ``max_new_tokens=1`` nothing else is evaluated) and its next tokens after it,
+        reply k with its own numpy generator seeded by ``prompt_seed(seed, prompt, k)``."""
         tokens = [self.prompt_tokens(m) for m in prompts]
 
         def replies(llm: Any, i: int) -> list[str]:
+            self._eval_to(llm, tokens[i], min_new=MIN_ROWS)
+            self.usage.add(requests=1)
+            first = nucleus(self._last_logits(llm), sampling.temperature, sampling.top_p)  # the same for all n
             out = []
             for k in range(sampling.n):
                 rng = np.random.default_rng(prompt_seed(sampling.seed, prompts[i], k))
                 pick = lambda lg, rng=rng: sample_token(lg, sampling.temperature, sampling.top_p, rng)  # noqa: E731
-                out.append(self._decode(llm, tokens[i], sampling.max_new_tokens, pick))
+                out.append(self._continue(llm, len(tokens[i]), draw(*first, rng), sampling.max_new_tokens, pick))
             return out
 
         return self._spread([[i] for i in range(len(prompts))], replies)

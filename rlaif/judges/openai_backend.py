@@ -9,7 +9,9 @@ stops; 400/401/403/404/422 fail fast with one clear line. Payloads and parsing l
 ``openai_payloads`` (pure, tested without a network). A reply continuation ("1", for the scorer's
 P("0" | "1")) goes to the completions endpoint, rendered here, when the judge has a tokenizer: only
 vLLM's chat endpoint continues a turn (``continue_final_message``); llama.cpp's server ignores the
-field and closes the turn, which is detected from the prompt-token counts and stops the job.
+field and closes the turn, which is detected from the prompt-token counts and stops the job. Sampled
+replies: one request per prompt asking ``n``, or, on a server that ignores or refuses ``n`` (llama.cpp's),
+one request per reply, each with its own seed (``sample_requests``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy
+from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy, request_n
 from rlaif.judges.thinking import Reasoning, Thought
 
 T = TypeVar("T")
@@ -67,7 +69,7 @@ class OpenAIJudge:
                  concurrency: int = 8, endpoint: Literal["chat", "completions"] = "chat", top_logprobs: int = 20,
                  timeout: float = 60.0, max_retries: int = 4, max_wait: float = 30.0, tokenizer: str | None = None,
                  exact_label_ids: bool = False, price_per_mtok: tuple[float, float] | None = None,
-                 context_length: int | None = None):
+                 context_length: int | None = None, sample_requests: Literal["auto", "n", "each"] = "auto"):
         self.model, self.base_url, self._api_key = model, base_url, api_key
         self.concurrency, self.endpoint, self.top_logprobs = concurrency, endpoint, top_logprobs
         self.timeout, self.max_attempts, self.max_wait = timeout, max_retries + 1, max_wait
@@ -75,6 +77,7 @@ class OpenAIJudge:
         self.judge_id = f"openai:{model}"
         self.context_length = context_length
         self.reasoning_model = P.is_reasoning_model(model)  # labels from sampled replies only (openai_thinking)
+        self._takes_n = {"auto": None, "n": True, "each": False}[sample_requests]  # None: not known yet
         self.openai_api = P.is_openai_api(base_url or os.environ.get("OPENAI_BASE_URL"))
         if self.openai_api:
             self._fit_openai_limits()
@@ -139,11 +142,13 @@ class OpenAIJudge:
         log.warning("openai judge %s: attempt %d of %d failed (%s: %s); retrying in %.1f s", self.model,
                     state.attempt_number, self.max_attempts, type(exc).__name__, msg, state.next_action.sleep)
 
-    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, fn: Callable[[], Awaitable[T]], keep: tuple[type, ...] = ()) -> T:
+        """``fn()`` with retries; a failure stops the job with one line (``RlaifError``), but for the openai client's
+        errors of the classes in ``keep``, raised at once as they are."""
         try:
-            return await self._call_with_retries(fn)
+            return await self._call_with_retries(fn, keep)
         except Exception as e:
-            if not _retryable(e):
+            if not _retryable(e) or isinstance(e, keep):
                 raise
             msg = (str(e).splitlines() or [type(e).__name__])[0]
             where = self._where()
@@ -154,18 +159,19 @@ class OpenAIJudge:
             raise RlaifError(f"{where}: gave up after {self.max_attempts} attempts ({type(e).__name__}: {msg}); "
                              f"raise --timeout/--max-retries or re-run to resume") from None
 
-    async def _call_with_retries(self, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call_with_retries(self, fn: Callable[[], Awaitable[T]], keep: tuple[type, ...] = ()) -> T:
         import openai
 
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_retryable), wait=self._wait, stop=self._stop,
-                                           before_sleep=self._warn, reraise=True):
+        retry = retry_if_exception(lambda e: _retryable(e) and not isinstance(e, keep))
+        async for attempt in AsyncRetrying(retry=retry, wait=self._wait, stop=self._stop, before_sleep=self._warn,
+                                           reraise=True):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     self.usage.add(retries=1)
                 try:
                     return await fn()
                 except openai.APIStatusError as e:
-                    if _retryable(e):
+                    if _retryable(e) or isinstance(e, keep):
                         raise
                     msg = getattr(e, "message", str(e)).splitlines()[0]
                     raise RlaifError(f"{self._where()}: HTTP {e.status_code}: {msg}") from None
@@ -319,15 +325,50 @@ class OpenAIJudge:
 
     async def asample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         self._plain_replies()
+        n, prompts = request_n(sampling), list(prompts)
+        out: list[list[str] | None] = [None] * len(prompts)
+        if n > 1 and self._takes_n is None and prompts:  # the first prompt alone tells whether the server takes n
+            out[0] = (await self._gather(prompts[:1], lambda c, m: self._replies(c, m, sampling)))[0]
+        todo = [i for i, texts in enumerate(out) if texts is None]
+        if n == 1 or self._takes_n:
+            got = await self._gather([prompts[i] for i in todo], lambda c, m: self._replies(c, m, sampling))
+        else:  # a request per reply, prompt after prompt (a server that caches its last prompt reuses it)
+            each = await self._gather([(prompts[i], k) for i in todo for k in range(n)],
+                                      lambda c, item: self._replies(c, item[0], sampling, item[1]))
+            got = [[r[0] for r in each[j * n:(j + 1) * n]] for j in range(len(todo))]
+        for i, texts in zip(todo, got):
+            out[i] = texts
+        return [repeat_greedy(texts, sampling) for texts in out]
 
-        async def one(client, msgs):
-            kw = P.sample_payload(self.model, msgs, sampling, prompt_seed(sampling.seed, msgs))
-            resp = await self._call(lambda: client.chat.completions.create(**kw))
+    async def _replies(self, client: Any, msgs: Messages, sampling: Sampling, k: int | None = None) -> list[str] | None:
+        """One request: all the prompt's replies (``n``, one seed for the prompt), or its reply ``k`` alone, seeded
+        with ``prompt_seed(seed, prompt, k)`` (the same reply on a re-run or a resumed job, whatever else is asked at
+        the same time). None while it is not known whether the server takes ``n`` (``sample_requests='auto'``) and it
+        ignored ``n`` (one reply came back) or refused it: then, for this judge's life, each reply is a request."""
+        import openai
+
+        kw = P.sample_payload(self.model, msgs, sampling, prompt_seed(sampling.seed, msgs, k or 0),
+                              n=None if k is None else 1, openai_api=self.openai_api)
+        probing, why = self._takes_n is None and kw["n"] > 1, "sent one reply"
+        # llama.cpp's own server refuses n != 1 (HTTP 400, or 500 in older versions), llama-cpp-python's ignores it
+        refused = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError)
+        refused = refused if probing else ()
+        try:
+            resp = await self._call(lambda: client.chat.completions.create(**kw), keep=refused)
             self._account(resp)
             texts = P.texts_from_chat(resp)
-            P.expect_replies(kw["n"], len(texts))
-            return repeat_greedy(texts, sampling)
-        return await self._gather(list(prompts), one)
+        except refused as e:
+            texts, why = [], f"refused it (HTTP {e.status_code}: {(str(e).splitlines() or [''])[0][:120]})"
+        if probing:
+            self._takes_n = len(texts) > 1
+            if not self._takes_n:
+                log.warning("openai judge %s: asked for n=%d replies, the server %s; sampling one reply per request "
+                            "from now on, each with its own seed", self.model, kw["n"], why)
+                return None
+        if len(texts) != kw["n"]:
+            raise RlaifError(f"{self._where()}: asked for n={kw['n']} replies, the server sent {len(texts)}" + (
+                "; pass sample_requests=each (a request per reply) for a server that does not take n" * (kw["n"] > 1)))
+        return texts
 
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
         return self._run(lambda: self.asample(prompts, sampling))
@@ -366,6 +407,10 @@ class OpenAIOptions(BaseModel):
                                        "length, to cut long prompts (default: unknown, nothing is cut)")
     price_per_mtok: tuple[float, float] | None = Field(None, description="USD per million tokens in and out, "
                                                        "for the cost estimate of models not in the price table")
+    sample_requests: Literal["auto", "n", "each"] | None = Field(
+        None, description="openai judges, sampled replies (--method sample, generate): 'n' one request per prompt "
+        "asking for all its replies (OpenAI, vLLM), 'each' one request per reply, each with its own seed (servers "
+        "without n: llama.cpp's), 'auto' (default) 'n' until the server ignores or refuses n, then 'each'")
 
 
 KIND = JudgeKind("openai", "MODEL", "an OpenAI-compatible server (OpenAI, vllm serve, llama.cpp server); see "

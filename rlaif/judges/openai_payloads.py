@@ -114,13 +114,24 @@ def generate_payload(model: str, messages: Messages, max_tokens: int) -> dict[st
     return {"model": model, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0}
 
 
-def sample_payload(model: str, messages: Messages, sampling: Any, seed: int) -> dict[str, Any]:
-    """One chat request for the replies of ``sampling`` (``n``, ``seed``: OpenAI and vLLM servers); greedy
-    asks for one (``request_n``)."""
+# what a server other than OpenAI's is told when sampling, so that replies come from the model's distribution at the
+# temperature and top_p asked for: llama.cpp's servers cut it by default (top_k 40, min_p 0.05), vLLM by the model's
+# generation config (top_k, min_p, repetition_penalty); 0 turns top_k off in both
+WHOLE_DISTRIBUTION = {"top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0}
+
+
+def sample_payload(model: str, messages: Messages, sampling: Any, seed: int, n: int | None = None,
+                   openai_api: bool = False) -> dict[str, Any]:
+    """One chat request for ``n`` replies of ``sampling`` (default: all of them, ``request_n``: greedy asks for
+    one) with ``seed`` (OpenAI and vLLM servers take ``n``; a server that does not gets one request per reply)."""
     from rlaif.judges.sampling import request_n
 
-    return {"model": model, "messages": list(messages), "max_tokens": sampling.max_new_tokens,
-            "n": request_n(sampling), "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed}
+    kw = {"model": model, "messages": list(messages), "max_tokens": sampling.max_new_tokens,
+          "n": request_n(sampling) if n is None else n, "temperature": sampling.temperature, "top_p": sampling.top_p,
+          "seed": seed}
+    if not openai_api:  # OpenAI's API rejects fields it does not define
+        kw["extra_body"] = dict(WHOLE_DISTRIBUTION)
+    return kw
 
 
 def think_chat_payload(model: str, messages: Messages, budget: int, effort: str | None = None) -> dict[str, Any]:

@@ -56,5 +56,10 @@ def nucleus(logits: np.ndarray, temperature: float, top_p: float) -> tuple[np.nd
 
 def sample_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
     """One token drawn from ``nucleus(logits, temperature, top_p)`` with ``rng``."""
-    ids, probs = nucleus(logits, temperature, top_p)
+    return draw(*nucleus(logits, temperature, top_p), rng)
+
+
+def draw(ids: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> int:
+    """One token of a nucleus (``nucleus``'s ids and probabilities) drawn with ``rng``: several draws from one
+    distribution need its nucleus once."""
     return int(ids[0]) if len(ids) == 1 else int(rng.choice(ids, p=probs))
