@@ -32,7 +32,7 @@ from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import LabelLogprobs, Messages, Usage
 from rlaif.judges.registry import JudgeKind
-from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy, request_n
+from rlaif.judges.sampling import Sampling
 from rlaif.judges.thinking import Reasoning, Thought
 
 T = TypeVar("T")
@@ -323,55 +323,10 @@ class OpenAIJudge:
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int) -> list[str]:
         return self._run(lambda: self.agenerate(prompts, max_new_tokens))
 
-    async def asample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
-        self._plain_replies()
-        n, prompts = request_n(sampling), list(prompts)
-        out: list[list[str] | None] = [None] * len(prompts)
-        if n > 1 and self._takes_n is None and prompts:  # the first prompt alone tells whether the server takes n
-            out[0] = (await self._gather(prompts[:1], lambda c, m: self._replies(c, m, sampling)))[0]
-        todo = [i for i, texts in enumerate(out) if texts is None]
-        if n == 1 or self._takes_n:
-            got = await self._gather([prompts[i] for i in todo], lambda c, m: self._replies(c, m, sampling))
-        else:  # a request per reply, prompt after prompt (a server that caches its last prompt reuses it)
-            each = await self._gather([(prompts[i], k) for i in todo for k in range(n)],
-                                      lambda c, item: self._replies(c, item[0], sampling, item[1]))
-            got = [[r[0] for r in each[j * n:(j + 1) * n]] for j in range(len(todo))]
-        for i, texts in zip(todo, got):
-            out[i] = texts
-        return [repeat_greedy(texts, sampling) for texts in out]
-
-    async def _replies(self, client: Any, msgs: Messages, sampling: Sampling, k: int | None = None) -> list[str] | None:
-        """One request: all the prompt's replies (``n``, one seed for the prompt), or its reply ``k`` alone, seeded
-        with ``prompt_seed(seed, prompt, k)`` (the same reply on a re-run or a resumed job, whatever else is asked at
-        the same time). None while it is not known whether the server takes ``n`` (``sample_requests='auto'``) and it
-        ignored ``n`` (one reply came back) or refused it: then, for this judge's life, each reply is a request."""
-        import openai
-
-        kw = P.sample_payload(self.model, msgs, sampling, prompt_seed(sampling.seed, msgs, k or 0),
-                              n=None if k is None else 1, openai_api=self.openai_api)
-        probing, why = self._takes_n is None and kw["n"] > 1, "sent one reply"
-        # llama.cpp's own server refuses n != 1 (HTTP 400, or 500 in older versions), llama-cpp-python's ignores it
-        refused = (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError)
-        refused = refused if probing else ()
-        try:
-            resp = await self._call(lambda: client.chat.completions.create(**kw), keep=refused)
-            self._account(resp)
-            texts = P.texts_from_chat(resp)
-        except refused as e:
-            texts, why = [], f"refused it (HTTP {e.status_code}: {(str(e).splitlines() or [''])[0][:120]})"
-        if probing:
-            self._takes_n = len(texts) > 1
-            if not self._takes_n:
-                log.warning("openai judge %s: asked for n=%d replies, the server %s; sampling one reply per request "
-                            "from now on, each with its own seed", self.model, kw["n"], why)
-                return None
-        if len(texts) != kw["n"]:
-            raise RlaifError(f"{self._where()}: asked for n={kw['n']} replies, the server sent {len(texts)}" + (
-                "; pass sample_requests=each (a request per reply) for a server that does not take n" * (kw["n"] > 1)))
-        return texts
-
     def sample(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
-        return self._run(lambda: self.asample(prompts, sampling))
+        from rlaif.judges.openai_sampling import asample
+
+        return self._run(lambda: asample(self, prompts, sampling))
 
     def reason(self, prompts: Sequence[Messages], reasoning: Reasoning) -> list[Thought]:
         from rlaif.judges.openai_thinking import areason
