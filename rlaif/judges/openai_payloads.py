@@ -170,10 +170,10 @@ def reasoning_sample_payload(model: str, messages: Messages, sampling: Any, reas
     return kw
 
 
-def expect_replies(asked: int, got: int) -> None:
-    """Stop where a server sent another number of choices than the ``n`` asked for."""
+def expect_replies(asked: int, got: int, where: str = "openai judge", hint: str = " (does it support n?)") -> None:
+    """Stop where a server sent another number of choices than the ``n`` asked for (``hint``: what to do)."""
     if got != asked:
-        raise RlaifError(f"openai judge: asked for n={asked} replies, the server sent {got} (does it support n?)")
+        raise RlaifError(f"{where}: asked for n={asked} replies, the server sent {got}{hint}")
 
 
 def chat_choices(response: Any) -> list[tuple[Any, str, str | None]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Sequence
 
-from rlaif.core.errors import RlaifError
 from rlaif.judges import openai_payloads as P
 from rlaif.judges.base import Messages
 from rlaif.judges.sampling import Sampling, prompt_seed, repeat_greedy, request_n
@@ -63,7 +62,6 @@ async def replies(judge: "OpenAIJudge", client: Any, msgs: Messages, sampling: S
             log.warning("openai judge %s: asked for n=%d replies, the server %s; sampling one reply per request "
                         "from now on, each with its own seed", judge.model, kw["n"], why)
             return None
-    if len(texts) != kw["n"]:
-        raise RlaifError(f"{judge._where()}: asked for n={kw['n']} replies, the server sent {len(texts)}" + (
-            "; pass sample_requests=each (a request per reply) for a server that does not take n" * (kw["n"] > 1)))
+    P.expect_replies(kw["n"], len(texts), judge._where(),
+                     "; pass sample_requests=each (a request per reply) for a server that does not take n" * (kw["n"] > 1))
     return texts
